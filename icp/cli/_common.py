@@ -1,0 +1,35 @@
+"""Arguments and helpers shared by the sub-commands of ``icp``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(highlight=False)
+console_err = Console(stderr=True, highlight=False)
+
+DEFAULT_OUT = "icp-output"
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, *, out_default: str = DEFAULT_OUT) -> None:
+    """Add the input arguments that every analysis command takes the same way."""
+    parser.add_argument("data", metavar="DATA", help="a data folder, a single file, or a database URL")
+    parser.add_argument("--config", metavar="FILE", help="icp.yaml (default: icp.yaml beside the data)")
+    parser.add_argument("--id", dest="id_column", metavar="COLUMN", help="single-table form: the customer id column")
+    outcome = parser.add_mutually_exclusive_group()
+    outcome.add_argument("--churn", metavar="COL=VALUE", help="single-table form: the value that means churned")
+    outcome.add_argument("--renewed", metavar="COL=VALUE", help="single-table form: the value that means renewed")
+    parser.add_argument(
+        "--engine", default="duckdb", metavar="ENGINE",
+        help="where aggregations run: duckdb (default), spark, or a Spark master URL",
+    )
+    parser.add_argument("--out", default=out_default, metavar="DIR", help=f"output folder (default: {out_default}/)")
+
+
+def out_dir(args: argparse.Namespace) -> Path:
+    """The output folder, created if needed."""
+    path = Path(args.out)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from icp.config import load_config
+from icp.exceptions import SchemaError
+
+
+def test_defaults_apply_without_a_project_file(tmp_path):
+    config = load_config(data_dir=tmp_path)
+    assert config["grace_period_days"] == 30
+    assert config.get("cost_to_serve.ticket_cost_usd.urgent") > config.get(
+        "cost_to_serve.ticket_cost_usd.low"
+    )
+
+
+def test_project_file_overrides_nested_keys_and_keeps_the_rest(tmp_path):
+    (tmp_path / "icp.yaml").write_text("horizon_days: 180\ncost_to_serve:\n  late_invoice_cost_usd: 9\n")
+    config = load_config(data_dir=tmp_path)
+    assert config["horizon_days"] == 180
+    assert config.get("cost_to_serve.late_invoice_cost_usd") == 9
+    assert config.get("cost_to_serve.account_overhead_usd") == 400
+
+
+def test_unknown_setting_is_named_in_the_error(tmp_path):
+    path = tmp_path / "icp.yaml"
+    path.write_text("horizon_dayz: 180\n")
+    with pytest.raises(SchemaError, match="unknown settings: horizon_dayz"):
+        load_config(path)
+
+
+def test_invalid_yaml_says_where(tmp_path):
+    path = tmp_path / "icp.yaml"
+    path.write_text("tables:\n  accounts: [unclosed\n")
+    with pytest.raises(SchemaError, match="not valid YAML"):
+        load_config(path)
