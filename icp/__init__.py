@@ -19,7 +19,28 @@ _EXPORTS: dict[str, str] = {
     "SchemaError": "icp.exceptions",
     "InsufficientDataError": "icp.exceptions",
     "DataQualityWarning": "icp.exceptions",
+    "load": "icp.io",
+    "validate": "icp.io",
+    "ValidationReport": "icp.io",
+    "snapshot": "icp.snapshot",
+    "quarter_ends": "icp.snapshot",
+    "FEATURE_DICTIONARY": "icp.features",
+    "OUTCOME_COLUMNS": "icp.features",
+    "make_sample": "icp.synth",
+    "discover_icp": "icp.discovery",
+    "IcpResult": "icp.discovery",
+    "score_prospects": "icp.fit",
+    "load_profile": "icp.fit",
+    "grade_accounts": "icp.grading",
+    "GradeResult": "icp.grading",
+    "grade_migration": "icp.grade_review",
+    "compare_with_account_managers": "icp.grade_review",
+    "grade_validity": "icp.grade_review",
+    "load_worksheet": "icp.worksheet",
 }
+
+# Modules that are themselves callable: ``icp.snapshot(data, as_of=...)``.
+_CALLABLE_MODULES = {"snapshot"}
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
@@ -28,7 +49,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'icp' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if name in _CALLABLE_MODULES else getattr(imported, name)
     globals()[name] = value
     return value
 

@@ -53,6 +53,9 @@ class Dataset:
     presale_columns : tuple of str
         Attributes known before a deal is signed: the only ones ICP rules and
         prospect scoring may use.
+    engine : str
+        Where aggregations should run: "duckdb" (default), "spark" or a Spark
+        master URL (as given with ``--engine``). Validation always runs in DuckDB.
     """
 
     form: Literal["multi", "single"]
@@ -64,6 +67,7 @@ class Dataset:
     validation: Any = None
     excluded_columns: Mapping[str, str] = field(default_factory=dict)
     presale_columns: tuple[str, ...] = ()
+    engine: str = "duckdb"
 
     def has(self, name: str) -> bool:
         """Whether the table ``name`` is present."""

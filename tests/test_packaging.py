@@ -52,3 +52,11 @@ def test_pyspark_pin_is_one_that_ibis_supports():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     spark = " ".join(project["optional-dependencies"]["spark"])
     assert "<4.1" in spark
+
+
+def test_icp_snapshot_is_both_the_function_and_the_module():
+    import icp
+    import icp.snapshot  # importing the submodule must not hide the function form
+
+    assert callable(icp.snapshot)
+    assert "churned" in icp.snapshot.OUTCOME_COLUMNS

@@ -33,3 +33,28 @@ def out_dir(args: argparse.Namespace) -> Path:
     path = Path(args.out)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def load_from_args(args: argparse.Namespace):
+    """Load and validate the input named by the common data arguments; return a Dataset.
+
+    Prints one line when rows were quarantined, pointing at ``icp validate`` for details.
+    """
+    from icp.io import load
+
+    dataset = load(
+        args.data,
+        config=getattr(args, "config", None),
+        id_column=getattr(args, "id_column", None),
+        churn=getattr(args, "churn", None),
+        renewed=getattr(args, "renewed", None),
+        engine=getattr(args, "engine", "duckdb"),
+    )
+    report = dataset.validation
+    quarantined = sum(t.rows_quarantined for t in report.tables.values()) if report else 0
+    if quarantined:
+        console_err.print(
+            f"[yellow]{quarantined:,} input row(s) were quarantined by validation;[/] "
+            "run icp validate on the same data for the list."
+        )
+    return dataset
