@@ -37,6 +37,12 @@ _EXPORTS: dict[str, str] = {
     "compare_with_account_managers": "icp.grade_review",
     "grade_validity": "icp.grade_review",
     "load_worksheet": "icp.worksheet",
+    "CustomerSegmenter": "icp.segments",
+    "profile_segments": "icp.segment_profiles",
+    "segment_retention": "icp.segment_profiles",
+    "segment_migration": "icp.segment_profiles",
+    "wilson_interval": "icp.stats",
+    "benjamini_hochberg": "icp.stats",
 }
 
 # Modules that are themselves callable: ``icp.snapshot(data, as_of=...)``.
