@@ -17,32 +17,61 @@ found on. How it works:
 5. A fit score (``icp.fit``) is fitted on the discovery half and its coverage
    measured on the holdout half.
 
-The outcome is customer value by default (``customer_value_usd``: realised gross
-profit per account-year after support cost and write-offs, churn ending the
-stream), taken per dollar of ARR (``value_per_arr``): in dollars, value grows with
-the size of the contract, and the search would only rediscover that big
-companies pay more; per dollar of ARR it measures what the issue asks of a good
-customer (renews, pays, is cheap to serve and is profitable) at any size.
-``outcome="value_usd"`` uses the dollars as they are, and ``outcome="retention"``
-contrasts renewed with churned accounts. The outcome is winsorised at the 1st
-and 99th percentiles so that a few extreme accounts cannot make a rule. Post-sale signals (usage, payments, support, grades)
-are searched separately, one condition at a time, for retention.
+The outcome. By default (``outcome="value"``) a good customer is one with a high
+customer value, ``customer_value_usd``: the realised gross profit per
+account-year after support cost and write-offs, churn ending the stream. Customer
+value is the product of two things: how much the customer pays (its ARR, set
+mostly by its size) and how much of each dollar comes back as profit (its
+*profit rate*, ``value_per_arr``: low when it churns, pays late, is written off,
+needs much support or buys at a low margin). The two are used where each
+belongs:
+
+- the rules are searched on the profit rate, so that they say which customers
+  are good at any size (in dollars the search only rediscovers that big
+  companies pay more: on the sample it then finds "employees of 600 or more"
+  and "employees below 100", a Jaccard of 0.25 and 0.30 with the planted ICP
+  and anti-ICP, against 1.0 and 1.0 on the rate);
+- the evidence reports the dollars (mean customer value of members against the
+  rest, their share of all value and of ARR) next to the rate and the churn
+  rate with its interval;
+- the fit score estimates customer value in dollars before the sale: the
+  expected profit rate from the rules times the expected ARR from the pre-sale
+  size (employees, annual revenue), so that the top tiers hold the profit.
+
+``outcome="value_usd"`` searches the dollars as they are; ``outcome="retention"``
+contrasts renewed with churned accounts. Whatever the outcome, the result also
+carries the other view (``IcpResult.views``: the rules retention alone finds,
+or value when retention was chosen), re-checked on the same holdout. The
+outcome is winsorised at the 1st and 99th percentiles so that a few extreme
+accounts cannot make a rule. Post-sale signals (usage, payments, support,
+grades) are searched separately, one condition at a time, for retention.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from icp.evidence import account_table, holdout_test, leadership_answer, rule_evidence
+from icp.discovery_text import coverage_line, other_view_line, statement_text
+from icp.evidence import WRITE_OFFS, account_table, holdout_test, leadership_answer, rule_evidence
 from icp.exceptions import InsufficientDataError, SchemaError
-from icp.fit import apply_scorecard, coverage_report, fit_scorecard, save_profile, with_reference
+from icp.fit import (
+    SIZE_COLUMNS,
+    TIERS,
+    apply_scorecard,
+    coverage_report,
+    fit_scorecard,
+    fit_size_model,
+    save_profile,
+    with_reference,
+    with_size,
+)
 from icp.rules import Rule, beam_search
 from icp.stats import benjamini_hochberg
 
@@ -62,7 +91,16 @@ _NEVER = {"account_id", "as_of", "prospect_id", "name", "account_manager", "cust
 _BANDS = {"employees_band": "employees", "revenue_band": "annual_revenue_usd"}
 _OUTCOME_LIKE = {"churned", "renewed", "renewal_due", "churn_date", "arr_next_usd", "arr_change_usd",
                  "revenue_horizon_usd", "realised_gross_profit_usd", "customer_value_usd",
-                 "horizon_complete", "renewed_gross_profit_usd", "churned_arr_usd", "value_per_arr"}
+                 "horizon_complete", "renewed_gross_profit_usd", "churned_arr_usd", "value_per_arr",
+                 WRITE_OFFS}
+# what each outcome's rule search contrasts, in words (settings, statement)
+_SEARCHED_ON = {
+    "value": "customer value per ARR dollar (realised gross profit per account-year after support cost "
+             "and write-offs, churn ending the stream, divided by ARR)",
+    "value_usd": "customer value in USD (realised gross profit per account-year after support cost and "
+                 "write-offs, churn ending the stream)",
+    "retention": "renewed against churned",
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,10 @@ class IcpResult:
         gross profit, renewal rate with its Wilson interval.
     postsale : pandas.DataFrame
         Post-sale signals that predict churn, each re-checked on the holdout.
+    views : dict of str to pandas.DataFrame
+        The rules (with the same evidence) under each outcome searched: the
+        chosen one (``rules`` itself) and the other view, ``"retention"``
+        (renewed against churned) for a value outcome, ``"value"`` for retention.
     profile : dict
         The JSON-ready profile (rules, evidence, statement, scorecard, settings,
         data fingerprint) that ``icp score`` reads.
@@ -104,6 +146,12 @@ class IcpResult:
     profile: dict = field(repr=False)
     settings: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    views: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def retention(self) -> pd.DataFrame:
+        """The rules retention alone finds (renewed against churned), with their evidence."""
+        return self.views.get("retention", pd.DataFrame())
 
     @property
     def enough_evidence(self) -> bool:
@@ -148,7 +196,8 @@ class IcpResult:
         shown = self.rules[self.rules["confirmed"]] if self.enough_evidence else self.rules
         keep = [c for c in ("side", "rule", "n_accounts", "share_accounts", "share_arr", "churn_rate",
                             "churn_ci_low", "churn_ci_high", "rest_churn_rate", "churn_lift",
-                            "mean_value_usd", "value_lift", "p_adjusted", "strength") if c in shown]
+                            "mean_value_usd", "value_lift", "share_value", "value_per_arr", "p_adjusted", "strength")
+                if c in shown]
         return shown[keep].reset_index(drop=True)
 
     def save(self, out_dir) -> dict[str, Any]:
@@ -167,8 +216,18 @@ class IcpResult:
     def _repr_html_(self) -> str:
         head = f"<h4>ICP discovery ({self.settings.get('outcome', '')} outcome)</h4>"
         statement = "".join(f"<p>{line}</p>" for line in self.statement.split("\n") if line)
-        return head + statement + self.summary.to_html(index=False, float_format=lambda v: f"{v:.3g}") + \
-            "<h5>Outside the ICP</h5>" + self.leadership.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        fmt = {"index": False, "float_format": lambda v: f"{v:.3g}"}
+        html = head + statement + self.summary.to_html(**fmt)
+        other = [k for k in self.views if k != self.settings.get("outcome")]
+        for name in other:
+            view = self.views[name]
+            if len(view) and view["confirmed"].any():
+                keep = [c for c in ("side", "rule", "n_accounts", "churn_rate", "rest_churn_rate",
+                                    "mean_value_usd", "strength") if c in view]
+                html += f"<h5>By {name} alone</h5>" + view.loc[view["confirmed"], keep].to_html(**fmt)
+        if not self.coverage.empty:
+            html += "<h5>Fit-score tiers (holdout accounts)</h5>" + self.coverage.to_html(**fmt)
+        return html + "<h5>Outside the ICP</h5>" + self.leadership.to_html(**fmt)
 
 
 def _presale(snapshot: pd.DataFrame, presale_columns: Sequence[str] | None) -> list[str]:
@@ -287,39 +346,22 @@ def _postsale(accounts: pd.DataFrame, presale: list[str], disc: np.ndarray, hold
     return table.sort_values(["confirmed", "churn_lift"], ascending=[False, False]).reset_index(drop=True)
 
 
-def _pct(v: float) -> str:
-    return "n/a" if not np.isfinite(v) else f"{100 * v:.0f}%"
-
-
-def _statement(rules: pd.DataFrame, leadership: pd.DataFrame, outcome: str) -> str:
-    conf = rules[rules["confirmed"]] if not rules.empty else rules
-    lines = []
-    for side, opener in (("icp", "We are for"), ("anti_icp", "We are not for")):
-        part = conf[conf["side"] == side] if not conf.empty else conf
-        if part.empty:
-            lines.append(f"{opener}: not enough evidence (no {'ICP' if side == 'icp' else 'anti-ICP'} "
-                         "rule held up on the holdout accounts).")
-            continue
-        first = part.iloc[0]
-        texts = first["rule"]
-        extra = ""
-        if "churn_rate" in part:
-            extra = (f" They churn at {_pct(first['churn_rate'])} against {_pct(first['rest_churn_rate'])} "
-                     f"for everyone else")
-            if "mean_value_usd" in part and np.isfinite(first.get("mean_value_usd", np.nan)):
-                extra += (f", and are worth ${first['mean_value_usd']:,.0f} a year against "
-                          f"${first['rest_mean_value_usd']:,.0f}")
-            extra += f" (evidence: {first['strength']})."
-        lines.append(f"{opener} accounts where {texts}.{extra}")
-        if len(part) > 1:
-            kind = "better" if side == "icp" else "worse"
-            lines.append(f"Also {kind} than average: " + "; ".join(
-                f"{r.rule} ({r.strength})" for r in part.iloc[1:].itertuples()) + ".")
-    if not leadership.empty and conf is not None and not conf.empty and (conf["side"] == "icp").any():
-        lead = leadership.set_index("measure")["outside_icp"]
-        bits = [f"{_pct(v)} of {k}" for k, v in lead.items()]
-        lines.append("Outside the ICP: " + ", ".join(bits) + ".")
-    return "\n".join(lines)
+def _search_rules(accounts: pd.DataFrame, y: np.ndarray, binary: bool, presale: list[str],
+                  hold: np.ndarray, *, min_support: float, max_rules: int, search: dict,
+                  alpha: float) -> pd.DataFrame:
+    """Covering search on the discovery accounts, evidence and re-check on the holdout ones."""
+    disc = ~hold
+    min_disc = max(10, int(np.ceil(min_support * disc.sum())))
+    X_disc = accounts.loc[disc, presale].reset_index(drop=True)
+    candidates: list[tuple[str, Rule]] = []
+    for side, direction in (("icp", 1), ("anti_icp", -1)):
+        for rule in _covering_search(X_disc, y[disc], direction, max_rules=max_rules,
+                                     min_support=min_disc, search=search):
+            candidates.append((side, rule))
+    rules = rule_evidence(accounts, candidates, y=y, holdout=hold, binary=binary, alpha=alpha)
+    if not rules.empty:
+        rules["rule_json"] = [r.to_dict() for _, r in candidates]
+    return rules
 
 
 def discover_icp(
@@ -335,6 +377,9 @@ def discover_icp(
     max_conditions: int = 3,
     beam_width: int = 12,
     postsale: bool = True,
+    compare: bool = True,
+    size_columns: Sequence[str] = SIZE_COLUMNS,
+    tiers: Mapping[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> IcpResult:
     """Find the ICP and the anti-ICP as short rules over pre-sale attributes, with evidence.
@@ -345,10 +390,14 @@ def discover_icp(
         Output of ``icp.snapshot``: one row per account, or a panel (one row
         per account and ``as_of``), with outcome columns.
     outcome : {"value", "value_usd", "retention"}, default "value"
-        What makes a good customer: realised gross profit per account-year per
-        dollar of ARR (``value``), the same in dollars (``value_usd``), or
-        renewing rather than churning. Falls back to retention (with a note)
-        when the data has no value stream.
+        What makes a good customer. ``value``: customer value (realised gross
+        profit per account-year after support cost and write-offs, churn ending
+        the stream); the rules are searched on it per dollar of ARR (the profit
+        rate, so that size alone cannot make a rule), the evidence reports it in
+        dollars, and the fit score estimates it in dollars (profit rate x
+        expected ARR from pre-sale size). ``value_usd``: the rules are searched
+        on the dollars. ``retention``: renewed against churned. Falls back to
+        retention (with a note) when the data has no value stream.
     presale_columns : sequence of str, optional
         The attributes the rules may use (default: ``snapshot.attrs["presale_columns"]``,
         else the firmographic columns present).
@@ -368,6 +417,16 @@ def discover_icp(
         Rules kept at each level of the search.
     postsale : bool, default True
         Also report the post-sale signals that predict churn.
+    compare : bool, default True
+        Also search the other outcome (retention for a value outcome, value for
+        retention) on the same split, for ``IcpResult.views``.
+    size_columns : sequence of str, default ("employees", "annual_revenue_usd")
+        Pre-sale size measures from which the fit score expects ARR (value
+        outcome only; those that are not pre-sale attributes are ignored).
+    tiers : mapping of str to float, optional
+        Lowest fit score of each tier, best first (default ``icp.fit.TIERS``:
+        A top 15% of current accounts by expected outcome, B next 18%, C next
+        32%, D the rest).
     progress : callable, optional
         Called with a short message at each step.
 
@@ -396,6 +455,11 @@ def discover_icp(
     if not 0.1 <= float(holdout) <= 0.9:
         raise ValueError(f"The 'holdout' parameter of discover_icp must be a share in [0.1, 0.9]. "
                          f"Got {holdout!r} instead.")
+    tiers = dict(tiers) if tiers is not None else dict(TIERS)
+    if len(tiers) < 2 or not all(isinstance(v, (int, float)) and 0 <= v <= 100 for v in tiers.values()) \
+            or min(tiers.values()) != 0:
+        raise ValueError("The 'tiers' parameter of discover_icp must map tier names to the lowest fit score "
+                         f"of each (0 to 100, the lowest tier at 0). Got {tiers!r} instead.")
     notes: list[str] = []
     say("Preparing one row per account")
     accounts = account_table(snapshot)
@@ -417,26 +481,36 @@ def discover_icp(
     hold = np.zeros(n, dtype=bool)
     hold[rng.permutation(n)[: int(round(holdout * n))]] = True
     disc = ~hold
-    min_disc = max(10, int(np.ceil(min_support * disc.sum())))
-    X_disc = accounts.loc[disc, presale].reset_index(drop=True)
     search = {"max_conditions": max_conditions, "beam_width": beam_width}
-    candidates: list[tuple[str, Rule]] = []
-    for side, direction in (("icp", 1), ("anti_icp", -1)):
-        say(f"Searching {'ICP' if side == 'icp' else 'anti-ICP'} rules")
-        for rule in _covering_search(X_disc, y[disc], direction, max_rules=max_rules,
-                                     min_support=min_disc, search=search):
-            candidates.append((side, rule))
-    say("Re-checking the rules on the holdout accounts")
-    rules = rule_evidence(accounts, candidates, y=y, holdout=hold, binary=binary, alpha=alpha)
-    if not rules.empty:
-        rules["rule_json"] = [r.to_dict() for _, r in candidates]
+    opts = {"min_support": min_support, "max_rules": max_rules, "search": search, "alpha": alpha}
+    say("Searching ICP and anti-ICP rules")
+    rules = _search_rules(accounts, y, binary, presale, hold, **opts)
+    views = {outcome: rules}
+    if compare:
+        other = "retention" if outcome != "retention" else "value"
+        say(f"Searching the rules {other} alone finds")
+        o_name, y_other, o_binary = _outcome(accounts, other, [])
+        seen = ~np.isnan(y_other)
+        if o_name == other and seen.sum() >= 4 * min_n and np.std(y_other[seen]) > 0:
+            views[other] = _search_rules(accounts[seen].reset_index(drop=True), y_other[seen], o_binary,
+                                         presale, hold[seen], **opts)
     confirmed = [] if rules.empty else [
         {"side": row.side, "core": row.role == "core", "rule": row.rule_json}
         for row in rules[rules["confirmed"]].itertuples()]
 
     say("Fitting the fit score")
     unit = {"value": "value per ARR dollar", "value_usd": "USD per year"}.get(outcome, "retention share")
-    card = fit_scorecard(accounts.loc[disc, presale], y[disc], confirmed, unit=unit)
+    card = fit_scorecard(accounts.loc[disc, presale], y[disc], confirmed, unit=unit, tiers=tiers)
+    sizes = [c for c in size_columns if c in presale]
+    if outcome == "value" and "arr_usd" in accounts:
+        card = with_size(card, fit_size_model(accounts.loc[disc, sizes], accounts.loc[disc, "arr_usd"]
+                                              .to_numpy(dtype=float), columns=sizes))
+    basis = ("expected customer value: profit rate from the rules x expected ARR from "
+             + " and ".join(c["column"].replace("_usd", "").replace("_", " ") for c in card["size"]["columns"])
+             if card.get("size") else
+             {"value": "expected customer value per ARR dollar", "value_usd": "expected customer value in USD",
+              "retention": "expected chance of renewing"}[outcome])
+    card["basis"] = basis
     card = with_reference(card, accounts[presale])
     scored = apply_scorecard(accounts[presale], card)
     membership = pd.DataFrame({"account_id": accounts["account_id"].to_numpy(),
@@ -444,33 +518,51 @@ def discover_icp(
                                "in_anti_icp": scored["in_anti_icp"].to_numpy(),
                                "fit_score": scored["fit_score"].to_numpy(),
                                "tier": scored["tier"].to_numpy()})
-    coverage = coverage_report(scored["tier"].to_numpy()[hold], accounts[hold])
+    names = [k for k, _ in sorted(tiers.items(), key=lambda kv: -kv[1])]
+    coverage = coverage_report(scored["tier"].to_numpy()[hold], accounts[hold], names=names)
     current = None
     if "as_of" in snapshot.columns:
         latest = snapshot["as_of"].max()
         current = accounts["account_id"].isin(snapshot.loc[snapshot["as_of"] == latest, "account_id"]).to_numpy()
     leadership = leadership_answer(accounts, membership["in_icp"].to_numpy(),
                                    membership["in_anti_icp"].to_numpy(), current=current)
+    if "realised_gross_profit_usd" in accounts and "write-offs" not in set(leadership.get("measure", [])):
+        notes.append("No invoice was written off in the outcome horizons." if WRITE_OFFS in accounts else
+                     "The snapshot does not list the write-offs of its horizon, so leadership's answer "
+                     "leaves them out. Add them with icp.evidence.add_horizon_write_offs (as 'icp "
+                     "discover' does).")
     post = pd.DataFrame()
     if postsale:
         say("Searching post-sale signals of churn")
-        post = _postsale(accounts, presale, disc, hold, min_disc, alpha)
-    statement = _statement(rules, leadership, outcome)
+        post = _postsale(accounts, presale, disc, hold, max(10, int(np.ceil(min_support * disc.sum()))), alpha)
+    statement = statement_text(rules, leadership)
+    if len(views) > 1 and not rules.empty and rules["confirmed"].any():
+        other = next(k for k in views if k != outcome)
+        statement += "\n" + other_view_line(views[other], other)
+    if card["features"]:
+        line = coverage_line(coverage, basis)
+        statement += ("\n" + line) if line else ""
     if rules.empty or not rules["confirmed"].any():
         notes.append("Not enough evidence: no rule held up on the holdout accounts; "
                      "the fit score carries no information.")
-    settings = {"outcome": outcome, "presale_columns": presale, "random_state": random_state,
+    settings = {"outcome": outcome, "searched_on": _SEARCHED_ON[outcome], "fit_score": basis,
+                "size_columns": [c["column"] for c in card["size"]["columns"]] if card.get("size") else [],
+                "tiers": tiers, "presale_columns": presale, "random_state": random_state,
                 "holdout": holdout, "alpha": alpha, "min_support": min_support, "max_rules": max_rules,
                 "max_conditions": max_conditions, "beam_width": beam_width, "n_accounts": n,
                 "n_snapshot_rows": len(snapshot),
                 "as_of": sorted({str(v)[:10] for v in snapshot["as_of"].unique()}) if "as_of" in snapshot else []}
+    def _records(table: pd.DataFrame) -> list[dict]:
+        return [] if table.empty else table.drop(columns=["rule_json"]).assign(
+            definition=list(table["rule_json"])).to_dict("records")
+
     profile = {
         "version": 1,
         "statement": statement,
         "settings": settings,
         "fingerprint": _fingerprint(snapshot),
-        "rules": [] if rules.empty else rules.drop(columns=["rule_json"]).assign(
-            definition=list(rules["rule_json"])).to_dict("records"),
+        "rules": _records(rules),
+        "views": {k: _records(v) for k, v in views.items() if k != outcome},
         "scorecard": card,
         "leadership": leadership.to_dict("records"),
         "coverage": coverage.to_dict("records"),
@@ -479,4 +571,4 @@ def discover_icp(
     }
     return IcpResult(rules=rules, membership=membership, statement=statement, leadership=leadership,
                      coverage=coverage, postsale=post, profile=profile, settings=settings,
-                     notes=tuple(notes))
+                     notes=tuple(notes), views=views)

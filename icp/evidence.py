@@ -18,15 +18,18 @@ from icp.exceptions import SchemaError
 from icp.rules import Rule
 from icp.stats import benjamini_hochberg, wilson_interval
 
-__all__ = ["account_table", "holdout_test", "rule_evidence", "leadership_answer", "EVIDENCE_FEATURES"]
+__all__ = ["account_table", "holdout_test", "rule_evidence", "leadership_answer", "add_horizon_write_offs",
+           "EVIDENCE_FEATURES", "WRITE_OFFS"]
 
-# snapshot features summarised in the evidence table, when present (mean per account)
+# the write-offs of an account in its outcome horizon(s), in USD (an outcome, never a feature)
+WRITE_OFFS = "written_off_horizon_usd"
+# snapshot columns summarised in the evidence table, when present (mean per account)
 EVIDENCE_FEATURES: tuple[str, ...] = (
     "gross_margin_pct", "tickets_per_quarter", "days_late_mean", "late_payment_share",
-    "written_off_usd", "cost_to_serve_usd",
+    "written_off_usd", WRITE_OFFS, "cost_to_serve_usd",
 )
 _SUMMED = ("written_off_usd", "realised_gross_profit_usd", "renewed_gross_profit_usd",
-           "tickets_per_year", "churned_arr_usd")
+           "tickets_per_year", "churned_arr_usd", WRITE_OFFS)
 
 
 def account_table(snapshot: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +107,59 @@ def account_table(snapshot: pd.DataFrame) -> pd.DataFrame:
         den = arr.where(ok).groupby(snap["account_id"]).sum(min_count=1)
         out["value_per_arr"] = num / den
     return out.reset_index()
+
+
+def add_horizon_write_offs(snapshot: pd.DataFrame, invoices: pd.DataFrame, *,
+                           horizon_days: int | None = None) -> pd.DataFrame:
+    """Add each account's write-offs in its outcome horizon (``written_off_horizon_usd``).
+
+    The snapshot's ``written_off_usd`` is a feature: write-offs in the 12 months
+    *before* ``as_of``. A churning customer's unpaid invoices are mostly written
+    off after it has gone, when no later snapshot holds the account, so that
+    feature rarely sees them; the outcome ``realised_gross_profit_usd`` does
+    subtract the write-offs of the horizon. This adds those write-offs as their
+    own outcome column, so that leadership's answer can share them out: invoices
+    with ``written_off_on`` in ``(as_of, as_of + horizon]``, counted by day.
+
+    Parameters
+    ----------
+    snapshot : pandas.DataFrame
+        Output of ``icp.snapshot`` with ``account_id`` and ``as_of``.
+    invoices : pandas.DataFrame
+        The invoices table: ``account_id``, ``amount_usd``, ``written_off_on``.
+    horizon_days : int, optional
+        Default: ``snapshot.attrs["horizon_days"]``, else 365.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``snapshot`` with ``written_off_horizon_usd`` (0 without write-offs).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> snap = pd.DataFrame({"account_id": ["a", "b"], "as_of": pd.to_datetime(["2024-12-31"] * 2)})
+    >>> inv = pd.DataFrame({"account_id": ["a", "a"], "amount_usd": [100.0, 50.0],
+    ...                     "written_off_on": pd.to_datetime(["2025-03-01", "2024-06-01"])})
+    >>> add_horizon_write_offs(snap, inv)["written_off_horizon_usd"].tolist()
+    [100.0, 0.0]
+    """
+    out = snapshot.copy()
+    needed = {"account_id", "amount_usd", "written_off_on"}
+    if "as_of" not in out.columns or not needed <= set(invoices.columns):
+        return out
+    h = int(horizon_days or snapshot.attrs.get("horizon_days") or 365)
+    inv = invoices.loc[invoices["written_off_on"].notna(), ["account_id", "amount_usd", "written_off_on"]].copy()
+    inv["account_id"] = inv["account_id"].astype(str)
+    inv["day"] = pd.to_datetime(inv["written_off_on"], errors="coerce").dt.normalize()
+    keys = out[["account_id", "as_of"]].assign(account_id=out["account_id"].astype(str),
+                                               row=np.arange(len(out)))
+    keys["start"] = pd.to_datetime(keys["as_of"]).dt.normalize()
+    pairs = keys.merge(inv, on="account_id", how="inner")
+    inside = (pairs["day"] > pairs["start"]) & (pairs["day"] <= pairs["start"] + pd.Timedelta(days=h))
+    sums = pairs.loc[inside].groupby("row")["amount_usd"].sum()
+    out[WRITE_OFFS] = sums.reindex(np.arange(len(out)), fill_value=0.0).to_numpy(dtype=float)
+    return out
 
 
 def holdout_test(y: np.ndarray, mask: np.ndarray, *, direction: int, binary: bool) -> dict:
@@ -200,6 +256,7 @@ def rule_evidence(
     arr = accounts["arr_usd"].fillna(0.0).to_numpy() if "arr_usd" in accounts else None
     churned = accounts["churned"].to_numpy(dtype=bool) if "churned" in accounts else None
     value = accounts["customer_value_usd"].to_numpy(dtype=float) if "customer_value_usd" in accounts else None
+    rate = accounts["value_per_arr"].to_numpy(dtype=float) if "value_per_arr" in accounts else None
     for rank, (side, rule) in enumerate(rules):
         m = rule.mask(accounts)
         row: dict = {"side": side, "rank": rank, "rule": rule.text, "n_conditions": len(rule.conditions),
@@ -223,6 +280,12 @@ def rule_evidence(
             row.update(mean_value_usd=mean_in, rest_mean_value_usd=float(np.mean(value[~m & ok]))
                        if (~m & ok).any() else np.nan,
                        value_lift=mean_in / mean_all if mean_all else np.nan)
+            total = float(np.sum(value[ok]))
+            row["share_value"] = float(np.sum(value[m & ok]) / total) if total > 0 else np.nan
+        if rate is not None:
+            seen = ~np.isnan(rate)
+            row["value_per_arr"] = float(np.mean(rate[m & seen])) if (m & seen).any() else np.nan
+            row["rest_value_per_arr"] = float(np.mean(rate[~m & seen])) if (~m & seen).any() else np.nan
         for col in EVIDENCE_FEATURES:
             if col in accounts:
                 vals = pd.to_numeric(accounts[col], errors="coerce").to_numpy(dtype=float)
@@ -293,15 +356,19 @@ def leadership_answer(accounts: pd.DataFrame, in_icp: np.ndarray, in_anti: np.nd
     if "arr_usd" in accounts:
         measures.append(("ARR", accounts["arr_usd"].fillna(0.0).to_numpy(), current))
     everyone = np.ones(len(accounts), dtype=bool)
-    for label, col in (("churned ARR", "churned_arr_usd"), ("write-offs", "written_off_usd"),
+    # write-offs of the outcome horizons when known (a churning customer's invoices are
+    # written off after it has gone); else those the snapshots saw before as_of
+    write_offs = next((c for c in (WRITE_OFFS, "written_off_usd")
+                       if c in accounts and accounts[c].fillna(0.0).sum() > 0), None)
+    for label, col in (("churned ARR", "churned_arr_usd"), ("write-offs", write_offs),
                        ("support tickets", "tickets_per_year")):
-        if col in accounts:
+        if col is not None and col in accounts:
             measures.append((label, accounts[col].fillna(0.0).to_numpy(dtype=float), everyone))
     rows = []
     for label, weights, base in measures:
         total = float(weights[base].sum())
         if total == 0:
-            continue  # nothing to share out (e.g. no write-offs visible in the snapshots)
+            continue  # nothing to share out (e.g. no write-offs at all)
         rows.append({
             "measure": label,
             "total": total,

@@ -1,22 +1,32 @@
 """The ICP fit score (0-100), its tiers (A-D), its reasons, and the saved profile.
 
-The fit score is a small scorecard over the confirmed ICP and anti-ICP rules:
-one indicator per rule and, for rules of several conditions, one per condition
-(so that a prospect that meets two of three conditions scores between members
-and non-members). A ridge regression of the outcome on these indicators gives
-each a contribution in the outcome's unit (USD per year for customer value,
-points of retention for retention); the expected outcome of an account or a
-prospect is then placed on the distribution of current accounts: a fit score of
-80 means a better expected outcome than 80% of current customers. Only pre-sale
-attributes enter, so any prospect can be scored.
+The fit score is a pre-sale estimate of what an account or a prospect will be
+worth, placed on the distribution of current accounts. With the default value
+outcome it estimates customer value in USD a year as the product of two parts,
+both learned from pre-sale attributes only:
+
+- the expected *profit rate*, customer value per dollar of ARR (how much of what
+  the account pays comes back as gross profit after support cost and write-offs,
+  churn ending the stream): a small scorecard over the confirmed ICP and
+  anti-ICP rules, one indicator per rule and, for rules of several conditions,
+  one per condition (so that a prospect that meets two of three conditions
+  scores between members and non-members), with ridge-regression weights;
+- the expected *size*, the ARR a company of its size signs
+  (:func:`fit_size_model`: a log-linear regression of ARR on employees and
+  annual revenue, the commercial fit scorers' "expected deal size").
+
+Their product is the expected customer value; the fit score is its percentile
+among current accounts (a fit score of 80 means a better expected value than 80%
+of current customers), and the tiers cut that cumulative distribution at the
+shares in :data:`TIERS`. With the ``value_usd`` or ``retention`` outcome the
+scorecard alone gives the expected outcome (dollars, or the chance of staying).
 
 Profiles are JSON (:func:`save_profile`, :func:`load_profile`), never pickle.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +34,22 @@ import numpy as np
 import pandas as pd
 
 from icp.exceptions import SchemaError
-from icp.rules import Condition, Rule
+from icp.fit_profile import PROFILE_VERSION, load_profile, save_profile
+from icp.rules import Condition, Rule, readable_number
 from icp.stats import wilson_interval
 
-__all__ = ["TIERS", "fit_scorecard", "apply_scorecard", "tier_of", "coverage_report",
-           "score_prospects", "save_profile", "load_profile", "PROFILE_VERSION"]
+__all__ = ["TIERS", "SIZE_COLUMNS", "fit_scorecard", "fit_size_model", "with_size", "apply_scorecard",
+           "tier_of", "coverage_report", "score_prospects", "save_profile", "load_profile",
+           "PROFILE_VERSION"]
 
-PROFILE_VERSION = 1
-# lowest fit score of each tier; the score is a percentile of current accounts, so
-# A is about the top 15%, B the next 20%, C the next 30% and D the rest
+# Lowest fit score of each tier. The fit score is the percentile of the expected
+# outcome among current accounts (its cumulative distribution), so the tiers are
+# shares of the customer base: A the top 15%, B the next 18% (A and B together a
+# third, the "top tiers" a coverage report judges), C the next 32%, D the rest.
+# Pass other cut points with discover_icp(tiers=...); the profile keeps them.
 TIERS: dict[str, float] = {"A": 85.0, "B": 67.0, "C": 35.0, "D": 0.0}
+# pre-sale measures of company size that predict the ARR a customer signs
+SIZE_COLUMNS: tuple[str, ...] = ("employees", "annual_revenue_usd")
 
 
 def _features(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,7 +78,7 @@ def _design(frame: pd.DataFrame, feats: list[dict[str, Any]]) -> np.ndarray:
 
 
 def fit_scorecard(frame: pd.DataFrame, y: np.ndarray, rules: list[dict[str, Any]], *,
-                  unit: str, alpha: float = 1.0) -> dict[str, Any]:
+                  unit: str, alpha: float = 1.0, tiers: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Fit the scorecard on accounts; return it as JSON-ready data.
 
     Parameters
@@ -78,12 +94,26 @@ def fit_scorecard(frame: pd.DataFrame, y: np.ndarray, rules: list[dict[str, Any]
         The outcome's unit, for the reasons.
     alpha : float, default 1.0
         Ridge penalty (on indicators scaled to unit variance).
+    tiers : mapping, optional
+        Lowest fit score of each tier (default :data:`TIERS`).
 
     Returns
     -------
     dict
-        ``intercept``, ``features`` (each with its ``coef``), ``unit``; the
-        reference distribution is added by :func:`apply_scorecard`'s caller.
+        ``intercept``, ``features`` (each with its ``coef``), ``unit`` and
+        ``tiers``; :func:`with_size` adds the size model and
+        :func:`with_reference` the scale of the fit score.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from icp.rules import Condition, Rule
+    >>> df = pd.DataFrame({"industry": ["A", "B"] * 50})
+    >>> rule = Rule((Condition("industry", values=("A",)),))
+    >>> card = fit_scorecard(df, np.where(df.industry == "A", 1.0, 0.0),
+    ...                      [{"side": "icp", "core": True, "rule": rule.to_dict()}], unit="USD per year")
+    >>> round(card["intercept"] + card["features"][0]["coef"], 2)
+    1.0
     """
     feats = _features(rules)
     X = _design(frame, feats)
@@ -99,19 +129,117 @@ def fit_scorecard(frame: pd.DataFrame, y: np.ndarray, rules: list[dict[str, Any]
         intercept = float(intercept - coef @ mu)
         for f, c in zip(feats, coef):
             f["coef"] = float(c)
-    return {"intercept": intercept, "features": feats, "unit": unit, "tiers": dict(TIERS)}
+    return {"intercept": intercept, "features": feats, "unit": unit, "tiers": dict(tiers or TIERS)}
 
 
-def _expected(frame: pd.DataFrame, card: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _size_design(frame: pd.DataFrame, model: Mapping[str, Any]) -> np.ndarray:
+    cols = [np.ones(len(frame))]
+    for c in model["columns"]:
+        x = (pd.to_numeric(frame[c["column"]], errors="coerce") if c["column"] in frame
+             else pd.Series(np.nan, index=frame.index)).to_numpy(dtype=float, na_value=np.nan)
+        x = np.log1p(np.clip(x, 0.0, None))
+        missing = np.isnan(x)
+        cols += [np.clip(np.where(missing, c["fill"], x), c["low"], c["high"]), missing.astype(float)]
+    return np.column_stack(cols)
+
+
+def fit_size_model(frame: pd.DataFrame, arr: np.ndarray, *,
+                   columns: Sequence[str] = SIZE_COLUMNS, min_rows: int = 30) -> dict[str, Any] | None:
+    """The ARR a company of a given size signs: log-linear in its pre-sale size measures.
+
+    ``log(ARR) = b0 + sum_k (b_k * log(1 + x_k) + c_k * [x_k missing])``, a
+    missing measure taking the median of the accounts fitted on, each measure
+    clipped to the range seen (no extrapolation to companies larger than any
+    customer); the expected ARR is ``exp(prediction) * smearing`` with Duan's
+    smearing factor (the mean of the exponentiated residuals).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Pre-sale attributes of the accounts it is fitted on.
+    arr : numpy.ndarray
+        Their ARR (USD); rows without a positive ARR are left out.
+    columns : sequence of str, default :data:`SIZE_COLUMNS`
+        The size measures (numeric); those absent from ``frame`` are skipped.
+    min_rows : int, default 30
+        The fewest accounts with a positive ARR and a size measure.
+
+    Returns
+    -------
+    dict or None
+        ``intercept``, ``columns`` (each with ``coef``, ``missing_coef``,
+        ``fill``, ``low``, ``high``), ``smearing`` and ``r2``; None when no
+        size measure is present or too few accounts carry one.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"employees": rng.integers(10, 5000, 300)})
+    >>> arr = 3000 * df.employees.to_numpy() ** 0.4 * rng.lognormal(0, 0.2, 300)
+    >>> model = fit_size_model(df, arr)
+    >>> round(model["columns"][0]["coef"], 1), model["r2"] > 0.8
+    (0.4, True)
+    """
+    y = np.asarray(arr, dtype=float)
+    usable = [c for c in columns if c in frame and pd.api.types.is_numeric_dtype(frame[c])]
+    ok = np.isfinite(y) & (y > 0)
+    specs = []
+    for c in usable:
+        x = np.log1p(np.clip(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+                             0.0, None))
+        seen = x[ok & ~np.isnan(x)]
+        if len(seen) >= min_rows and np.ptp(seen) > 0:
+            specs.append({"column": c, "fill": float(np.median(seen)), "low": float(seen.min()),
+                          "high": float(seen.max())})
+    if not specs or ok.sum() < min_rows:
+        return None
+    model: dict[str, Any] = {"target": "arr_usd", "columns": specs}
+    X = _size_design(frame, model)[ok]
+    t = np.log(y[ok])
+    # a tiny ridge keeps the fit defined when a measure is never missing
+    beta = np.linalg.solve(X.T @ X + 1e-6 * np.eye(X.shape[1]), X.T @ t)
+    resid = t - X @ beta
+    model["intercept"] = float(beta[0])
+    for k, spec in enumerate(specs):
+        spec["coef"], spec["missing_coef"] = float(beta[1 + 2 * k]), float(beta[2 + 2 * k])
+    model["smearing"] = float(np.mean(np.exp(resid)))
+    model["r2"] = float(1.0 - resid.var() / t.var()) if t.var() > 0 else 0.0
+    return model
+
+
+def with_size(card: dict[str, Any], model: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Attach a size model: the expected outcome becomes expected ARR x the scorecard's rate.
+
+    Only for a scorecard whose outcome is a rate per ARR dollar, and only when
+    it has rules (a score from size alone would say nothing about fit).
+    """
+    out = dict(card)
+    if model is not None and card["features"]:
+        out["size"] = dict(model)
+        out["rate_unit"], out["unit"] = card["unit"], "USD per year"
+    return out
+
+
+def _expected(frame: pd.DataFrame, card: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expected outcome, per-feature contributions (in the outcome's unit) and expected size."""
     X = _design(frame, list(card["features"]))
     coef = np.array([f["coef"] for f in card["features"]], dtype=float)
     contrib = X * coef if len(coef) else np.zeros((len(frame), 0))
-    return card["intercept"] + contrib.sum(axis=1), contrib
+    rate = card["intercept"] + contrib.sum(axis=1)
+    size = np.ones(len(frame))
+    model = card.get("size")
+    if model:
+        beta = [model["intercept"]]
+        for c in model["columns"]:
+            beta += [c["coef"], c["missing_coef"]]
+        size = np.exp(_size_design(frame, model) @ np.asarray(beta)) * model["smearing"]
+    return rate * size, contrib * size[:, None], size
 
 
 def with_reference(card: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
     """Attach the expected outcome of current accounts, the scale of the fit score."""
-    expected, _ = _expected(frame, card)
+    expected = _expected(frame, card)[0]
     values, counts = np.unique(np.round(expected, 6), return_counts=True)
     out = dict(card)
     out["reference"] = {"values": values.tolist(), "counts": counts.astype(int).tolist()}
@@ -155,6 +283,14 @@ def _money(v: float, unit: str) -> str:
     return f"{'+' if v >= 0 else '-'}{abs(v) * 100:.0f} points of retention"
 
 
+def _size_reason(row: pd.Series, model: Mapping[str, Any], size: float) -> str:
+    known = [f"{c['column'].replace('_usd', '').replace('_', ' ')} "
+             f"{readable_number(row[c['column']], money=c['column'].endswith('_usd'))}"
+             for c in model["columns"] if c["column"] in row.index and pd.notna(row[c["column"]])]
+    basis = f" ({', '.join(known)})" if known else " (size unknown: a typical customer's)"
+    return f"expected ARR {readable_number(size, money=True)} from its size{basis}"
+
+
 def apply_scorecard(frame: pd.DataFrame, card: Mapping[str, Any], *, max_reasons: int = 3) -> pd.DataFrame:
     """Fit score, tier, membership and reasons for each row of ``frame``.
 
@@ -162,12 +298,24 @@ def apply_scorecard(frame: pd.DataFrame, card: Mapping[str, Any], *, max_reasons
     -------
     pandas.DataFrame
         ``fit_score`` (0-100), ``tier``, ``in_icp``, ``in_anti_icp``,
-        ``expected_outcome`` and ``reasons`` (plain text), in ``frame``'s order.
+        ``expected_outcome`` (in the scorecard's ``unit``: USD a year of
+        customer value with a size model), ``expected_arr_usd`` (with a size
+        model) and ``reasons`` (plain text: the rules met, each with what it adds
+        to the expected outcome, and the expected size), in ``frame``'s order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> card = {"intercept": 0.5, "unit": "retention share", "features": [],
+    ...         "reference": {"values": [0.5], "counts": [1]}}
+    >>> apply_scorecard(pd.DataFrame({"x": [1]}), card)[["fit_score", "tier"]].values.tolist()
+    [[50.0, 'C']]
     """
     X = _design(frame, list(card["features"]))
-    expected, contrib = _expected(frame, card)
+    expected, contrib, size = _expected(frame, card)
     score = np.round(_percentile(expected, card["reference"]), 1)
     feats = list(card["features"])
+    model = card.get("size")
     in_icp = np.zeros(len(frame), dtype=bool)
     in_anti = np.zeros(len(frame), dtype=bool)
     for j, f in enumerate(feats):
@@ -193,8 +341,10 @@ def apply_scorecard(frame: pd.DataFrame, card: Mapping[str, Any], *, max_reasons
             parts.append("no ICP rule held up on the evidence, so the score carries no information")
         elif not parts:
             parts.append("meets no condition of an ICP or anti-ICP rule (average expected outcome)")
+        if model:
+            parts.append(_size_reason(frame.iloc[i], model, size[i]))
         reasons.append("; ".join(parts))
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "fit_score": score,
         "tier": tier_of(score, card.get("tiers", TIERS)),
         "in_icp": in_icp,
@@ -202,30 +352,67 @@ def apply_scorecard(frame: pd.DataFrame, card: Mapping[str, Any], *, max_reasons
         "expected_outcome": expected,
         "reasons": reasons,
     }, index=frame.index)
+    if model:
+        out.insert(5, "expected_arr_usd", size)
+    return out
 
 
-def coverage_report(tiers: np.ndarray, accounts: pd.DataFrame) -> pd.DataFrame:
-    """Per tier: share of accounts, of renewed gross profit, and the renewal rate with its interval.
+def coverage_report(tiers: np.ndarray, accounts: pd.DataFrame, *,
+                    names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per tier: share of accounts, of renewed gross profit, value, and renewal rate with its interval.
 
-    A row ``A+B`` sums the two top tiers. The renewal rate is the share of
-    accounts with a renewal decision in the horizon that renewed (without that
-    column, the share that did not churn).
+    Parameters
+    ----------
+    tiers : numpy.ndarray
+        The tier letter of each account.
+    accounts : pandas.DataFrame
+        One row per account with its outcomes (``icp.evidence.account_table``):
+        ``renewed_gross_profit_usd``, ``customer_value_usd``, ``renewal_due``,
+        ``renewed``, ``churned`` where present.
+    names : sequence of str, optional
+        The tiers, best first (default: those of :data:`TIERS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tier plus a row for the two top tiers together (``A+B``):
+        ``n_accounts``, ``share_accounts``, ``share_renewed_gross_profit`` (the
+        realised gross profit of the horizons the accounts renewed through),
+        ``mean_value_usd`` (realised customer value per account-year), and the
+        renewal rate (the share of accounts with a renewal decision in the
+        horizon that renewed; without that column, the share that did not churn)
+        with its Wilson 95% interval.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> acc = pd.DataFrame({"renewed_gross_profit_usd": [9.0, 1.0], "churned": [False, True]})
+    >>> cov = coverage_report(np.array(["A", "D"]), acc).set_index("tier")
+    >>> float(cov.loc["A+B", "share_renewed_gross_profit"]), float(cov.loc["D", "renewal_rate"])
+    (0.9, 0.0)
     """
+    names = list(names) if names is not None else [k for k, _ in sorted(TIERS.items(), key=lambda kv: -kv[1])]
     gp = accounts["renewed_gross_profit_usd"].fillna(0.0).to_numpy() if "renewed_gross_profit_usd" in accounts else None
+    value = (accounts["customer_value_usd"].to_numpy(dtype=float) if "customer_value_usd" in accounts else None)
+    churned = accounts["churned"].to_numpy(dtype=bool) if "churned" in accounts else np.zeros(len(accounts), bool)
     if "renewal_due" in accounts and "renewed" in accounts:
         due = accounts["renewal_due"].to_numpy(dtype=bool)
-        ok = accounts["renewed"].to_numpy(dtype=bool) & ~accounts.get("churned", pd.Series(False, index=accounts.index)).to_numpy(dtype=bool)
+        ok = accounts["renewed"].to_numpy(dtype=bool) & ~churned
     elif "churned" in accounts:
         due = np.ones(len(accounts), dtype=bool)
-        ok = ~accounts["churned"].to_numpy(dtype=bool)
+        ok = ~churned
     else:
         due = ok = None
     rows = []
-    groups = [(t, tiers == t) for t in sorted(TIERS)] + [("A+B", np.isin(tiers, ["A", "B"]))]
+    top = names[:2]
+    groups = [(t, tiers == t) for t in names] + [("+".join(top), np.isin(tiers, top))]
     for name, m in groups:
         row = {"tier": name, "n_accounts": int(m.sum()), "share_accounts": float(m.mean()) if len(m) else np.nan}
         if gp is not None and gp.sum() > 0:
             row["share_renewed_gross_profit"] = float(gp[m].sum() / gp.sum())
+        if value is not None:
+            seen = m & ~np.isnan(value)
+            row["mean_value_usd"] = float(value[seen].mean()) if seen.any() else np.nan
         if due is not None:
             n, k = int((m & due).sum()), int((m & due & ok).sum())
             lo, hi = wilson_interval(k, n)
@@ -315,58 +502,3 @@ def score_prospects(prospects: pd.DataFrame, profile: Mapping[str, Any] | str | 
         scored["reasons"] = scored["reasons"] + f" (unknown: {', '.join(missing)})"
     out = pd.concat([prospects[[id_col]].reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
     return out.sort_values(["fit_score", id_col], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return str(value)
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    raise TypeError(f"Cannot write {type(value).__name__} to JSON")
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def save_profile(profile: Mapping[str, Any], path: str | Path) -> Path:
-    """Write an ICP profile as JSON (missing numbers become null)."""
-    path = Path(path)
-    path.write_text(json.dumps(_clean(profile), indent=2, default=_json_default, allow_nan=False),
-                    encoding="utf-8")
-    return path
-
-
-def load_profile(path: str | Path) -> dict[str, Any]:
-    """Read an ICP profile written by :func:`save_profile`."""
-    path = Path(path)
-    if not path.exists():
-        raise SchemaError(
-            f"The ICP profile {path} does not exist. Expected the icp_profile.json written by "
-            "'icp discover'. Run 'icp discover DATA --out DIR' first and pass DIR/icp_profile.json."
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise SchemaError(
-            f"The ICP profile {path} is not valid JSON. Expected the icp_profile.json written by "
-            "'icp discover'. Run 'icp discover' again to rebuild it."
-        ) from None
-    if not isinstance(data, dict) or data.get("version") not in (None, PROFILE_VERSION):
-        raise SchemaError(
-            f"The ICP profile {path} has an unknown format. Expected version {PROFILE_VERSION}. "
-            "Run 'icp discover' again to rebuild it."
-        )
-    return data

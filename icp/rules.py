@@ -13,7 +13,11 @@ outcome is the t-style score ``direction * S / sqrt(n)``, i.e. ``sqrt(n)`` times
 the standardised mean difference: it favours groups that are both different and
 large, and for a yes/no outcome it is the binomial z-statistic. Value sets grow
 greedily in the order of the per-value effect (for this quality the best set of
-values is always such a prefix); numeric cut points are candidate quantiles,
+values is always such a prefix), and a value joins the set only when its members
+differ from those of the values left out by at least ``min_gain`` (a t-statistic):
+otherwise a value that merely rides along with a strong one (its accounts are as
+good or as bad as those it is grouped with only because the whole subgroup is)
+would enter the rule and read as a driver; numeric cut points are candidate quantiles,
 rounded to two significant digits, and refined on a finer grid once a rule has
 been chosen.
 """
@@ -66,6 +70,13 @@ def _round_cut(value: float) -> float:
     if value == 0 or not np.isfinite(value):
         return float(value)
     return float(f"{value:.2g}")
+
+
+def _value_text(value: Any, *, money: bool = False) -> str:
+    """A value of a set condition for people: numbers readable, the rest as they are."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return str(value)
+    return readable_number(float(value), money=money) if np.isfinite(value) else str(value)
 
 
 def _py(value: Any) -> Any:
@@ -126,7 +137,7 @@ class Condition:
         """The condition in plain language."""
         label = _label(self.column)
         if self.kind == "in":
-            shown = [str(v) for v in self.values]
+            shown = [_value_text(v, money=self.column.endswith("_usd")) for v in self.values]
             return f"{label} is " + (" or ".join(shown) if len(shown) <= 2 else ", ".join(shown[:-1]) + " or " + shown[-1])
         money = self.column.endswith("_usd")
         if self.low is not None and self.high is not None:
@@ -227,20 +238,23 @@ class _Column:
 
     # -- candidate conditions inside a subgroup -------------------------------
     def candidates(self, idx: np.ndarray, z: np.ndarray, direction: int, *, min_support: int,
-                   n_cuts: int, max_values: int, keep: int) -> list[tuple[float, Condition]]:
+                   n_cuts: int, max_values: int, keep: int,
+                   min_gain: float = 0.0) -> list[tuple[float, Condition]]:
         if self.kind == "numeric":
             return self._numeric(idx, z, direction, min_support=min_support, n_cuts=n_cuts, keep=keep)
         return self._categorical(idx, z, direction, min_support=min_support,
-                                 max_values=max_values, keep=keep)
+                                 max_values=max_values, keep=keep, min_gain=min_gain)
 
-    def _categorical(self, idx, z, direction, *, min_support, max_values, keep):
+    def _categorical(self, idx, z, direction, *, min_support, max_values, keep, min_gain=0.0):
         codes = self.codes[idx]
         ok = codes >= 0
         if ok.sum() < min_support:
             return []
         k = len(self.levels)
+        zz = z[idx][ok]
         n_v = np.bincount(codes[ok], minlength=k).astype(float)
-        s_v = np.bincount(codes[ok], weights=z[idx][ok], minlength=k)
+        s_v = np.bincount(codes[ok], weights=zz, minlength=k)
+        q_v = np.bincount(codes[ok], weights=zz * zz, minlength=k)
         present = np.flatnonzero(n_v > 0)
         if len(present) < 2:
             return []
@@ -248,6 +262,8 @@ class _Column:
         effect = direction * s_v[present] / (n_v[present] + 5.0)
         order = present[np.argsort(-effect, kind="mergesort")]
         limit = min(max_values, len(order) - 1)
+        if min_gain > 0:
+            limit = min(limit, _set_size(n_v[order], s_v[order], q_v[order], direction, min_gain))
         n_cum = np.cumsum(n_v[order])[:limit]
         s_cum = np.cumsum(s_v[order])[:limit]
         out = []
@@ -342,6 +358,28 @@ class _Column:
         return q, best
 
 
+def _set_size(n: np.ndarray, s: np.ndarray, q: np.ndarray, direction: int, min_gain: float) -> int:
+    """How many values (in effect order) a set may hold before one is only riding along.
+
+    The value added at step ``j`` must separate its members from all members of
+    the values still left out (``j + 1`` onwards) by a t-statistic of at least
+    ``min_gain`` in the wanted direction; growth stops at the first that does not.
+    """
+    size = 1
+    for j in range(1, len(n) - 1):
+        n1, n2 = n[j], n[j + 1:].sum()
+        if n1 < 2 or n2 < 2:
+            break
+        m1, m2 = s[j] / n1, s[j + 1:].sum() / n2
+        v1 = max(q[j] - n1 * m1 * m1, 0.0) / (n1 - 1)
+        v2 = max(q[j + 1:].sum() - n2 * m2 * m2, 0.0) / (n2 - 1)
+        se = math.sqrt(v1 / n1 + v2 / n2)
+        if se == 0 or direction * (m1 - m2) / se < min_gain:
+            break
+        size = j + 1
+    return size
+
+
 _NICE = (1.0, 2.0, 5.0, 1.5, 2.5, 3.0, 4.0, 6.0, 7.5, 8.0)
 
 
@@ -358,6 +396,15 @@ def _rounder(value: float) -> list[float]:
             if abs(v - a) <= 0.15 * a and v != a:
                 out.append((rank, abs(v - a), sign * float(f"{v:.3g}")))
     return [v for _, _, v in sorted(out)]
+
+
+def _digits(cond: Condition) -> int:
+    """Significant digits of a range's cut points: fewer reads rounder (``20`` beats ``19``)."""
+    out = 0
+    for v in (cond.low, cond.high):
+        if v is not None and v != 0 and np.isfinite(v):
+            out += len(f"{abs(v):.6g}".replace(".", "").replace("e", " ").split()[0].strip("0"))
+    return out
 
 
 def _quality(mask: np.ndarray, z: np.ndarray, direction: int) -> tuple[float, int, float]:
@@ -449,7 +496,8 @@ def beam_search(
     z = (y - mean) / sd
     cols = {c: _Column(c, frame[c]) for c in (columns if columns is not None else frame.columns)}
     all_idx = np.arange(len(y))
-    kw = {"min_support": min_support, "n_cuts": n_cuts, "max_values": max_values, "keep": 3}
+    kw = {"min_support": min_support, "n_cuts": n_cuts, "max_values": max_values, "keep": 3,
+          "min_gain": min_gain}
 
     def masks_of(rule: Rule) -> np.ndarray:
         return rule.mask(frame)
@@ -548,9 +596,11 @@ def _polish(rule: Rule, frame, y, z, cols, direction, min_support, min_gain,
                 best = col.refine(idx, z, direction, cond, min_support=min_support, fine=96)
             else:
                 found = col.candidates(idx, z, direction, min_support=min_support, n_cuts=0,
-                                       max_values=len(col.levels), keep=1)
+                                       max_values=len(col.levels), keep=1, min_gain=min_gain)
                 best = found[0] if found else None
-            if best is not None and best[0] > current + 1e-9 and best[1] != cond:
+            if best is not None and best[1] != cond and (
+                    best[0] > current + 1e-9
+                    or (best[0] >= current - 0.03 * abs(current) and _digits(best[1]) < _digits(cond))):
                 conds[k] = best[1]
                 changed = True
         if not changed:

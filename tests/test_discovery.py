@@ -4,7 +4,7 @@ import pytest
 from _icp_planted import jaccard, planted_snapshot
 
 from icp.discovery import discover_icp
-from icp.evidence import account_table
+from icp.evidence import account_table, add_horizon_write_offs
 from icp.exceptions import InsufficientDataError, SchemaError
 from icp.fit import load_profile
 
@@ -59,7 +59,8 @@ def test_null_control_reports_a_rule_in_at_most_3_of_20_shuffled_runs():
         perm = np.random.default_rng(seed).permutation(len(frame))
         for col in ("customer_value_usd", "arr_usd", "churned", "renewed", "realised_gross_profit_usd"):
             shuffled[col] = frame[col].to_numpy()[perm]
-        res = discover_icp(shuffled, random_state=seed, postsale=False, beam_width=6, max_rules=2)
+        res = discover_icp(shuffled, random_state=seed, postsale=False, compare=False, beam_width=6,
+                           max_rules=2)
         hits += res.enough_evidence
     assert hits <= 3
 
@@ -109,3 +110,66 @@ def test_plots_return_axes(result):
 
     assert plot_rule_evidence(result).get_title().startswith("Who churns")
     assert plot_tier_coverage(result).get_ylabel().startswith("Renewal rate")
+
+
+def test_value_outcome_searches_the_profit_rate_and_scores_dollars_and_documents_it(result):
+    settings = result.profile["settings"]
+    assert settings["outcome"] == "value" and "per ARR dollar" in settings["searched_on"]
+    assert "expected ARR" in settings["fit_score"] and settings["size_columns"] == ["employees"]
+    assert result.profile["scorecard"]["unit"] == "USD per year"
+    core = result.rules[result.rules["role"] == "core"].set_index("side")
+    # evidence in dollars and as a rate, next to retention
+    assert core.loc["icp", "mean_value_usd"] > core.loc["icp", "rest_mean_value_usd"]
+    assert core.loc["icp", "value_per_arr"] > core.loc["icp", "rest_value_per_arr"]
+    assert 0 < core.loc["icp", "share_value"] < 1
+
+
+def test_the_result_carries_the_retention_view_on_the_same_holdout(planted, result):
+    _, icp, anti = planted
+    assert set(result.views) == {"value", "retention"} and result.views["value"] is result.rules
+    retention = result.retention
+    assert retention["confirmed"].any() and {"churn_rate", "p_adjusted"} <= set(retention.columns)
+    core = retention[(retention["role"] == "core") & (retention["side"] == "icp")]
+    from icp.rules import Rule
+
+    frame = planted[0]
+    # churn alone finds the planted industries but blurs the size range: value finds it sharper
+    by_retention = jaccard(Rule.from_dict(core["rule_json"].iloc[0]).mask(frame), icp)
+    assert "Healthcare or Logistics" in core["rule"].iloc[0]
+    assert 0.5 <= by_retention <= jaccard(result.membership["in_icp"], icp)
+    assert "By retention alone: for accounts where" in result.statement
+    assert result.profile["views"]["retention"]
+    no_compare = discover_icp(frame, random_state=1, postsale=False, compare=False)
+    assert set(no_compare.views) == {"value"}
+
+
+def test_coverage_of_the_fit_tiers_is_stated_on_holdout_accounts(result):
+    cov = result.coverage.set_index("tier")
+    assert cov.loc["A+B", "n_accounts"] == cov.loc[["A", "B"], "n_accounts"].sum()
+    assert cov.loc[list("ABCD"), "n_accounts"].sum() == round(0.5 * len(result.membership))
+    assert "tiers A and B are" in result.statement and "of the renewed gross profit" in result.statement
+
+
+def test_horizon_write_offs_are_shared_out_in_leadership_answer(planted):
+    frame = planted[0].assign(as_of=pd.Timestamp("2024-12-31"))
+    bad = frame.loc[planted[2] & frame["churned"].to_numpy(), "account_id"]
+    invoices = pd.DataFrame({"account_id": bad, "amount_usd": 1000.0,
+                             "written_off_on": pd.Timestamp("2025-04-01")})
+    invoices = pd.concat([invoices, pd.DataFrame({"account_id": ["A00000"], "amount_usd": [5.0],
+                                                  "written_off_on": [pd.Timestamp("2026-06-01")]})])
+    with_w = add_horizon_write_offs(frame, invoices)
+    assert with_w["written_off_horizon_usd"].sum() == 1000.0 * len(bad)  # the 2026 one is past the horizon
+    res = discover_icp(with_w, random_state=1, postsale=False, compare=False)
+    lead = res.leadership.set_index("measure")
+    assert lead.loc["write-offs", "anti_icp"] > 0.8 and lead.loc["write-offs", "outside_icp"] == 1.0
+    assert "write-offs" in res.statement and not any("No write-offs" in n for n in res.notes)
+    assert "written_off_horizon_usd" not in res.settings["presale_columns"]
+
+
+def test_custom_tiers_are_kept_in_the_profile_and_bad_tiers_rejected(planted):
+    tiers = {"top": 80.0, "middle": 40.0, "rest": 0.0}
+    res = discover_icp(planted[0], random_state=1, postsale=False, compare=False, tiers=tiers)
+    assert set(res.membership["tier"]) == set(tiers) and res.profile["scorecard"]["tiers"] == tiers
+    assert list(res.coverage["tier"]) == ["top", "middle", "rest", "top+middle"]
+    with pytest.raises(ValueError, match="'tiers' parameter"):
+        discover_icp(planted[0], tiers={"A": 50.0, "B": 10.0})

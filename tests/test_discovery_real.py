@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 import icp.io
 from icp.cli.discover import default_as_of
 from icp.discovery import discover_icp
+from icp.evidence import add_horizon_write_offs
 from icp.fit import score_prospects
 from icp.snapshot import snapshot
 
@@ -30,6 +31,7 @@ def sample_dir(tmp_path_factory):
 def sample_result(sample_dir):
     data = icp.io.load(sample_dir)
     snap = snapshot(data, as_of=default_as_of(data, 365), horizon="365d")
+    snap = add_horizon_write_offs(snap, data.to_pandas("invoices"))
     return data, discover_icp(snap, presale_columns=list(data.presale_columns))
 
 
@@ -52,6 +54,30 @@ def test_sample_fit_score_separates_planted_icp_prospects_auc_0_9(sample_dir, sa
     assert roc_auc_score(both["group"] == "icp", both["fit_score"]) >= 0.9
 
 
+@pytest.mark.slow
+def test_sample_top_tiers_hold_60pct_of_renewed_gross_profit_on_at_most_35pct_of_holdout_accounts(sample_result):
+    _, result = sample_result
+    cov = result.coverage.set_index("tier")  # holdout accounts only
+    assert cov.loc[list("ABCD"), "n_accounts"].sum() == round(0.5 * result.settings["n_accounts"])
+    assert cov.loc["A+B", "share_accounts"] <= 0.35
+    assert cov.loc["A+B", "share_renewed_gross_profit"] >= 0.60
+    assert cov.loc["A", "renewal_rate"] - cov.loc["D", "renewal_rate"] >= 0.2
+    assert cov.loc["A", "renewal_ci_low"] > cov.loc["D", "renewal_ci_high"]
+    assert list(cov["mean_value_usd"].iloc[:4]) == sorted(cov["mean_value_usd"].iloc[:4], reverse=True)
+
+
+@pytest.mark.slow
+def test_sample_leadership_answer_shares_out_the_write_offs(sample_dir, sample_result):
+    _, result = sample_result
+    lead = result.leadership.set_index("measure")
+    invoices = pd.read_csv(sample_dir / "invoices.csv")
+    total = invoices.loc[invoices["written_off_on"].notna(), "amount_usd"].sum()
+    # nearly all write-offs fall in some snapshot's horizon (the rest before the first)
+    assert 0.8 * total <= lead.loc["write-offs", "total"] <= total
+    assert lead.loc["write-offs", "outside_icp"] > lead.loc["current accounts", "outside_icp"]
+    assert "of write-offs" in result.statement
+
+
 @pytest.mark.shared
 @pytest.mark.skipif(not (SHARED / "telco_churn").exists(), reason="../shared/datasets/telco_churn is absent")
 def test_telco_known_churn_drivers_appear_among_anti_icp_rules():
@@ -66,6 +92,7 @@ def test_telco_known_churn_drivers_appear_among_anti_icp_rules():
     assert "Month-to-month" in sets.get("Contract", set())
     assert "Fiber optic" in sets.get("InternetService", set())
     assert "Electronic check" in sets.get("PaymentMethod", set())
+    assert "Credit card (automatic)" not in sets.get("PaymentMethod", set())  # not a driver
     assert any(c.column == "tenure" and c.high is not None and c.high <= 24 for c in conds)
 
 

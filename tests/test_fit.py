@@ -9,11 +9,13 @@ from icp.fit import (
     apply_scorecard,
     coverage_report,
     fit_scorecard,
+    fit_size_model,
     load_profile,
     save_profile,
     score_prospects,
     tier_of,
     with_reference,
+    with_size,
 )
 from icp.rules import Condition, Rule
 
@@ -77,6 +79,53 @@ def test_coverage_report_gives_shares_and_renewal_intervals():
     acc = pd.DataFrame({"renewed_gross_profit_usd": [10.0, 0, 5, 5], "churned": [False, True, False, False],
                         "renewal_due": True, "renewed": [True, False, True, True]})
     cov = coverage_report(np.array(["A", "D", "B", "C"]), acc).set_index("tier")
+    assert list(cov.index) == ["A", "B", "C", "D", "A+B"]
     assert cov.loc["A+B", "share_accounts"] == 0.5
     assert cov.loc["A+B", "share_renewed_gross_profit"] == 0.75
     assert cov.loc["D", "renewal_rate"] == 0.0 and cov.loc["D", "renewal_ci_high"] > 0
+
+
+def test_size_model_learns_arr_from_pre_sale_size_and_ignores_missing_or_absent_measures():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"employees": rng.lognormal(5, 1.5, 800).round() + 1,
+                       "annual_revenue_usd": rng.lognormal(16, 1, 800)})
+    arr = 2500 * df.employees.to_numpy() ** 0.4 * rng.lognormal(0, 0.3, 800)
+    df.loc[df.index[:80], "employees"] = np.nan
+    model = fit_size_model(df, arr)
+    coef = {c["column"]: c["coef"] for c in model["columns"]}
+    assert coef["employees"] == pytest.approx(0.4, abs=0.05) and abs(coef["annual_revenue_usd"]) < 0.05
+    assert model["r2"] > 0.6 and model["smearing"] > 1
+    assert fit_size_model(df[["annual_revenue_usd"]].assign(x=1), arr, columns=("employees",)) is None
+
+
+def test_with_a_size_model_the_score_is_expected_value_in_dollars_with_a_size_reason():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"industry": rng.choice(["Healthcare", "Retail"], 900),
+                       "employees": rng.lognormal(4.5, 1.5, 900).round() + 1})
+    arr = 3000 * df.employees.to_numpy() ** 0.35 * rng.lognormal(0, 0.2, 900)
+    rate = 0.4 + 0.4 * ICP.mask(df) - 0.5 * ANTI.mask(df) + rng.normal(0, 0.1, 900)
+    rules = [{"side": "icp", "core": True, "rule": ICP.to_dict()},
+             {"side": "anti_icp", "core": True, "rule": ANTI.to_dict()}]
+    card = fit_scorecard(df, rate, rules, unit="value per ARR dollar")
+    card = with_reference(with_size(card, fit_size_model(df, arr)), df)
+    assert card["unit"] == "USD per year" and card["rate_unit"] == "value per ARR dollar"
+    scored = apply_scorecard(df, card)
+    value = rate * arr
+    # the expected value tracks realised dollars far better than the rate alone
+    assert np.corrcoef(scored["expected_outcome"], value)[0, 1] > np.corrcoef(
+        apply_scorecard(df, with_reference(fit_scorecard(df, rate, rules, unit="x"), df))["expected_outcome"],
+        value)[0, 1] + 0.1
+    top = scored["tier"].isin(["A", "B"]).to_numpy()
+    assert value[top].sum() / value.sum() > 0.6 and top.mean() < 0.36
+    member = scored[ICP.mask(df)].iloc[0]
+    assert "a year)" in member.reasons and "expected ARR $" in member.reasons
+    assert scored["expected_arr_usd"].gt(0).all()
+
+
+def test_no_rules_means_no_size_ranking():
+    df = pd.DataFrame({"employees": np.arange(1, 101)})
+    card = with_size(fit_scorecard(df, np.ones(100), [], unit="value per ARR dollar"),
+                     fit_size_model(df, 100.0 * np.arange(1, 101)))
+    assert "size" not in card
+    scored = apply_scorecard(df, with_reference(card, df))
+    assert (scored["fit_score"] == 50).all()

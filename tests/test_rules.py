@@ -68,3 +68,33 @@ def test_beam_search_rejects_outcome_with_missing_values():
     df, _ = _frame(n=50)
     with pytest.raises(ValueError, match="no missing values"):
         beam_search(df, np.full(50, np.nan))
+
+
+def test_numeric_values_of_a_set_condition_read_as_numbers():
+    assert Condition("contract_term_months", values=(12.02464065708419,)).text == "contract term months is 12"
+    assert Condition("seats", values=(1.0, 2.5)).text == "seats is 1 or 2.5"
+    assert Condition("plan", values=("Pro",)).text == "plan is Pro"
+
+
+def test_value_set_grows_only_by_values_that_differ_from_those_left_out():
+    # Inside segment X every payment method is worse than the whole base, but only
+    # method "e" is worse than the other methods: "c" must not ride along with it.
+    rng = np.random.default_rng(1)
+    n = 4000
+    df = pd.DataFrame({"segment": rng.choice(["X", "Y"], n, p=[0.4, 0.6]), "size": rng.choice(["S", "L"], n),
+                       "payment": rng.choice(["e", "c", "b", "m"], n)})
+    churn = np.where(df.segment == "X", np.where(df.payment == "e", 0.75, 0.45), 0.05)
+    y = 1.0 - (rng.random(n) < churn)
+    found = beam_search(df, y, direction=-1, top_k=3, min_support=40)
+    sets = [c.values for r in found for c in r.rule.conditions if c.column == "payment"]
+    assert sets and all(values == ("e",) for values in sets), sets
+
+
+def test_cut_points_prefer_the_rounder_number_when_it_costs_almost_nothing():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"employees": rng.integers(1, 400, 3000),
+                       "channel": rng.choice(["outbound", "inbound"], 3000)})
+    bad = (df.employees < 20) & (df.channel == "outbound")
+    y = -1.5 * bad + rng.normal(0, 1, len(df))
+    conds = {c.column: c for c in beam_search(df, y, direction=-1, top_k=1)[0].rule.conditions}
+    assert conds["employees"].high in (20, 15, 25, 10, 30)

@@ -29,8 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--horizon", default=None, metavar="DAYS",
                         help="outcome horizon, e.g. 365d (default: horizon_days of icp.yaml)")
     parser.add_argument("--outcome", choices=["value", "value_usd", "retention"], default="value",
-                        help="what makes a good customer (default: value, realised gross profit "
-                             "per ARR dollar)")
+                        help="what makes a good customer (default: value, customer value: "
+                             "realised gross profit per account-year; rules are searched on it per "
+                             "ARR dollar, the fit score estimates it in dollars)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: icp.yaml)")
     parser.set_defaults(handler=run)
 
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     import icp.io
     from icp.discovery import discover_icp
+    from icp.evidence import add_horizon_write_offs
     from icp.snapshot import parse_as_of, parse_horizon, snapshot
 
     data = icp.io.load(args.data, config=args.config, id_column=args.id_column,
@@ -72,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
             dates = parse_as_of(args.as_of.split(",") if args.as_of and "," in args.as_of
                                 else args.as_of) if args.as_of else default_as_of(data, horizon)
             snap = snapshot(data, as_of=dates, horizon=f"{horizon}d", engine=args.engine)
+            if "written_off_horizon_usd" not in snap.columns and data.has("invoices"):
+                # the horizon's write-offs, for leadership's answer (the snapshot nets them
+                # into realised gross profit but does not list them)
+                snap = add_horizon_write_offs(snap, data.to_pandas("invoices"), horizon_days=horizon)
         snap.attrs.setdefault("presale_columns", list(data.presale_columns))
 
         def step(message: str) -> None:
