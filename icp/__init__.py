@@ -43,6 +43,12 @@ _EXPORTS: dict[str, str] = {
     "segment_migration": "icp.segment_profiles",
     "wilson_interval": "icp.stats",
     "benjamini_hochberg": "icp.stats",
+    "ChurnRiskModel": "icp.churn",
+    "backtest": "icp.backtest",
+    "cross_validate": "icp.backtest",
+    "risk_scores": "icp.risk",
+    "kaplan_meier_by_band": "icp.survival",
+    "fit_cox": "icp.survival",
 }
 
 # Modules that are themselves callable: ``icp.snapshot(data, as_of=...)``.

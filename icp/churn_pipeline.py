@@ -1,0 +1,263 @@
+"""The preprocessing and model pipelines behind :class:`icp.churn.ChurnRiskModel`.
+
+Kept apart from the estimator so that each stays short. Every transformer here
+works one input column at a time, so that the outputs of the fitted pipeline can
+be traced back to the business feature they came from (needed for exact
+per-account reasons of the linear model).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, SplineTransformer, StandardScaler
+
+__all__ = [
+    "FrameCaster",
+    "column_kinds",
+    "linear_pipeline",
+    "plain_logistic_pipeline",
+    "tree_pipeline",
+]
+
+# Categories seen fewer times than this in training are pooled as "infrequent",
+# so that one-hot columns are not fitted on a handful of rows.
+MIN_CATEGORY_COUNT = 10
+
+
+def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Classify each column as ``numeric``, ``binary`` (numeric with two values) or ``categorical``.
+
+    Booleans, strings and categories are categorical; datetimes are ``datetime``
+    (not modelled).
+    """
+    kinds: dict[str, str] = {}
+    for name in frame.columns:
+        col = frame[name]
+        first = col.dropna().iloc[0] if col.notna().any() else None
+        if isinstance(first, (dt.date, pd.Timestamp, np.datetime64)):
+            kinds[name] = "datetime"
+        elif pd.api.types.is_bool_dtype(col):
+            kinds[name] = "categorical"
+        elif pd.api.types.is_datetime64_any_dtype(col) or isinstance(
+            col.dtype, pd.PeriodDtype
+        ):
+            kinds[name] = "datetime"
+        elif pd.api.types.is_numeric_dtype(col):
+            values = pd.to_numeric(col, errors="coerce").dropna().unique()
+            kinds[name] = "binary" if len(values) <= 2 else "numeric"
+        elif col.dtype == object:
+            converted = pd.to_numeric(col, errors="coerce")
+            # an object column of numbers (e.g. from a numpy object array) is numeric
+            if converted.notna().sum() == col.notna().sum() and col.notna().any():
+                values = converted.dropna().unique()
+                kinds[name] = "binary" if len(values) <= 2 else "numeric"
+            else:
+                kinds[name] = "categorical"
+        else:
+            kinds[name] = "categorical"
+    return kinds
+
+
+class FrameCaster(TransformerMixin, BaseEstimator):
+    """Select the modelling columns and give them one type each: float or string.
+
+    Numeric columns become float64 (missing as NaN); categorical columns become
+    Python strings (missing as NaN), which the encoders treat as a category.
+
+    Parameters
+    ----------
+    numeric : tuple of str
+        Columns to cast to float.
+    categorical : tuple of str
+        Columns to cast to strings.
+    """
+
+    def __init__(self, numeric: tuple[str, ...] = (), categorical: tuple[str, ...] = ()):
+        self.numeric = numeric
+        self.categorical = categorical
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> FrameCaster:
+        """Nothing to learn; remember the output column order."""
+        self.columns_ = [*self.numeric, *self.categorical]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Return a new frame with the selected columns cast."""
+        out = {}
+        for name in self.numeric:
+            out[name] = pd.to_numeric(X[name], errors="coerce").astype("float64").to_numpy()
+        for name in self.categorical:
+            col = X[name]
+            values = np.asarray(col.astype(object), dtype=object)
+            missing = pd.isna(col).to_numpy()
+            text = np.empty(len(values), dtype=object)
+            text[~missing] = [str(v) for v in values[~missing]]
+            text[missing] = np.nan
+            out[name] = text
+        return pd.DataFrame(out, index=X.index, columns=self.columns_)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The selected columns."""
+        return np.asarray(self.columns_, dtype=object)
+
+
+def _knots(values: np.ndarray, n_knots: int) -> np.ndarray | None:
+    """Quantile knots without duplicates, or None when a spline would not fit."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    knots = np.unique(np.quantile(finite, np.linspace(0, 1, n_knots)))
+    if knots.size < 3:
+        return None
+    return knots.reshape(-1, 1)
+
+
+def linear_pipeline(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    *,
+    n_knots: int,
+    C: float,
+    class_weight: Any,
+    max_iter: int = 5000,
+) -> Pipeline:
+    """Regularised logistic regression with a cubic spline on each numeric feature.
+
+    One transformer per input column (named ``f<i>``), so that the outputs map
+    back onto business features.
+    """
+    numeric = tuple(c for c in frame.columns if kinds[c] in ("numeric", "binary"))
+    categorical = tuple(c for c in frame.columns if kinds[c] == "categorical")
+    transformers = []
+    for i, name in enumerate(numeric):
+        x = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+        knots = _knots(x, n_knots) if kinds[name] == "numeric" else None
+        steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if knots is not None:
+            steps.append(("spline", SplineTransformer(knots=knots, degree=3)))
+        transformers.append((f"f{i}", Pipeline(steps), [name]))
+        if np.isnan(x).any():
+            transformers.append((f"m{i}", MissingIndicator(features="all"), [name]))
+    offset = len(numeric)
+    for j, name in enumerate(categorical):
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            min_frequency=MIN_CATEGORY_COUNT,
+            sparse_output=False,
+        )
+        transformers.append((f"f{offset + j}", encoder, [name]))
+    columns = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+    return Pipeline(
+        [
+            ("cast", FrameCaster(numeric, categorical)),
+            ("columns", columns),
+            ("scale", StandardScaler()),
+            (
+                "classifier",
+                LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter),
+            ),
+        ]
+    )
+
+
+def plain_logistic_pipeline(
+    frame: pd.DataFrame, kinds: dict[str, str], *, C: float = 1.0, max_iter: int = 5000
+) -> Pipeline:
+    """The baseline: one-hot categoricals, standardised numbers, an L2 logistic regression."""
+    numeric = tuple(c for c in frame.columns if kinds[c] in ("numeric", "binary"))
+    categorical = tuple(c for c in frame.columns if kinds[c] == "categorical")
+    transformers = []
+    if numeric:
+        transformers.append(
+            (
+                "num",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                list(numeric),
+            )
+        )
+    if categorical:
+        transformers.append(
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(categorical),
+            )
+        )
+    return Pipeline(
+        [
+            ("cast", FrameCaster(numeric, categorical)),
+            ("columns", ColumnTransformer(transformers, sparse_threshold=0.0)),
+            ("classifier", LogisticRegression(C=C, max_iter=max_iter)),
+        ]
+    )
+
+
+def tree_pipeline(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    *,
+    params: dict[str, Any],
+    class_weight: Any,
+    random_state: int,
+) -> Pipeline:
+    """Histogram gradient boosting on raw numbers and ordinal-coded categories.
+
+    Missing numbers are handled natively by the trees; categories are native
+    categorical splits.
+    """
+    numeric = tuple(c for c in frame.columns if kinds[c] in ("numeric", "binary"))
+    categorical = tuple(c for c in frame.columns if kinds[c] == "categorical")
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        transformers.append(("num", "passthrough", list(numeric)))
+    if categorical:
+        transformers.append(
+            (
+                "cat",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                    max_categories=250,
+                ),
+                list(categorical),
+            )
+        )
+    mask = [False] * len(numeric) + [True] * len(categorical)
+    n_rows = len(frame)
+    classifier = HistGradientBoostingClassifier(
+        learning_rate=params["learning_rate"],
+        max_iter=params["max_iter"],
+        max_leaf_nodes=params["max_leaf_nodes"],
+        min_samples_leaf=max(1, min(params["min_samples_leaf"], n_rows // 20)),
+        l2_regularization=params["l2_regularization"],
+        categorical_features=mask if any(mask) else None,
+        class_weight=class_weight,
+        # early stopping needs a validation split that holds both classes
+        early_stopping=params.get("early_stopping", True) and n_rows >= 1000,
+        validation_fraction=0.15,
+        n_iter_no_change=20,
+        random_state=random_state,
+    )
+    return Pipeline(
+        [
+            ("cast", FrameCaster(numeric, categorical)),
+            ("columns", ColumnTransformer(transformers, sparse_threshold=0.0)),
+            ("classifier", classifier),
+        ]
+    )

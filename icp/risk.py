@@ -1,0 +1,150 @@
+"""The risk list: who is about to leave, how much ARR is at stake, and why.
+
+:func:`risk_scores` turns a fitted :class:`~icp.churn.ChurnRiskModel` and a
+snapshot of current customers into one row per account: churn probability, risk
+band (cut-offs from the ``risk_bands`` setting), ARR at risk (probability x
+ARR), the top reasons, and the account's segment and grade when those are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from icp.churn import ChurnRiskModel
+from icp.config import DEFAULTS
+from icp.exceptions import SchemaError
+from icp.reasons import reason_strings
+
+__all__ = ["risk_band", "risk_scores", "RISK_COLUMNS"]
+
+RISK_COLUMNS = ("account_id", "churn_probability", "risk_band", "arr_usd", "arr_at_risk_usd", "reasons")
+
+
+def _bands(bands: Mapping[str, float] | None) -> list[tuple[float, str]]:
+    bands = dict(DEFAULTS["risk_bands"] if bands is None else bands)
+    try:
+        pairs = sorted((float(lower), str(name)) for name, lower in bands.items())
+    except (TypeError, ValueError):
+        raise SchemaError(
+            "The 'risk_bands' setting must map each band name to the lowest churn probability of "
+            f"the band. Found {bands!r}. Use for example risk_bands: {{low: 0.0, medium: 0.15, high: 0.3}}."
+        ) from None
+    if not pairs or pairs[0][0] > 0 or any(not 0 <= lower <= 1 for lower, _ in pairs):
+        raise SchemaError(
+            "The 'risk_bands' setting must give lower bounds between 0 and 1, the lowest band starting at 0. "
+            f"Found {bands!r}. Use for example risk_bands: {{low: 0.0, medium: 0.15, high: 0.3, critical: 0.5}}."
+        )
+    return pairs
+
+
+def risk_band(probability: Any, bands: Mapping[str, float] | None = None) -> pd.Series:
+    """The risk band of each churn probability (the band whose lower bound it reaches).
+
+    Parameters
+    ----------
+    probability : array-like
+        Churn probabilities.
+    bands : mapping, optional
+        Band name -> lowest probability in the band; by default the
+        ``risk_bands`` setting of ``icp/defaults.yaml``.
+
+    Returns
+    -------
+    pandas.Series
+        An ordered categorical, lowest risk first.
+
+    Examples
+    --------
+    >>> risk_band([0.05, 0.2, 0.35, 0.9]).tolist()
+    ['low', 'medium', 'high', 'critical']
+    """
+    pairs = _bands(bands)
+    p = np.asarray(probability, dtype=float)
+    lowers = np.array([lower for lower, _ in pairs])
+    names = [name for _, name in pairs]
+    idx = np.searchsorted(lowers, p, side="right") - 1
+    index = probability.index if isinstance(probability, pd.Series) else None
+    return pd.Series(
+        pd.Categorical.from_codes(np.clip(idx, 0, len(names) - 1), categories=names, ordered=True),
+        index=index,
+        name="risk_band",
+    )
+
+
+def risk_scores(
+    model: ChurnRiskModel,
+    snapshot: pd.DataFrame,
+    *,
+    bands: Mapping[str, float] | None = None,
+    top_reasons: int = 3,
+    segments: pd.DataFrame | None = None,
+    grades: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The risk list of current customers, highest ARR at risk first.
+
+    Parameters
+    ----------
+    model : ChurnRiskModel
+        A fitted churn model.
+    snapshot : pandas.DataFrame
+        The accounts to score, with the model's feature columns, ``account_id``
+        and ``arr_usd`` (when absent, ARR at risk is left empty).
+    bands : mapping, optional
+        Risk band cut-offs (see :func:`risk_band`).
+    top_reasons : int, default=3
+        Drivers listed per account.
+    segments, grades : pandas.DataFrame, optional
+        Tables keyed by ``account_id`` whose other columns (for example
+        ``segment`` or ``grade``) are joined onto the list.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`RISK_COLUMNS` plus the joined segment and grade columns.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> snap = pd.DataFrame({"account_id": [f"a{i}" for i in range(300)],
+    ...                      "tenure_months": rng.integers(1, 60, 300),
+    ...                      "arr_usd": rng.uniform(1e3, 5e4, 300)})
+    >>> y = rng.random(300) < 1 / (1 + np.exp(snap.tenure_months / 10 - 2))
+    >>> model = ChurnRiskModel(model="logistic", exclude=("arr_usd",)).fit(snap, y)
+    >>> list(risk_scores(model, snap).columns)
+    ['account_id', 'churn_probability', 'risk_band', 'arr_usd', 'arr_at_risk_usd', 'reasons']
+    """
+    if "account_id" not in snapshot.columns:
+        raise SchemaError(
+            "The accounts to score have no 'account_id' column. Expected a snapshot of current customers. "
+            f"Found columns: {', '.join(map(str, snapshot.columns[:15]))}. Build it with icp.snapshot."
+        )
+    frame = snapshot.reset_index(drop=True)
+    p = model.predict_proba(frame)[:, 1]
+    arr = (
+        pd.to_numeric(frame["arr_usd"], errors="coerce").to_numpy(dtype=float)
+        if "arr_usd" in frame.columns
+        else np.full(len(frame), np.nan)
+    )
+    out = pd.DataFrame(
+        {
+            "account_id": frame["account_id"].astype(str).to_numpy(),
+            "churn_probability": p,
+            "risk_band": risk_band(p, bands).astype(str).to_numpy(),
+            "arr_usd": arr,
+            "arr_at_risk_usd": p * arr,
+            "reasons": reason_strings(model, frame, top=top_reasons).to_numpy(),
+        }
+    )
+    for extra in (segments, grades):
+        if extra is None or "account_id" not in extra.columns:
+            continue
+        extra = extra.assign(account_id=extra["account_id"].astype(str)).drop_duplicates("account_id")
+        keep = [c for c in extra.columns if c == "account_id" or c not in out.columns]
+        out = out.merge(extra[keep], on="account_id", how="left")
+    order = np.lexsort((-out["churn_probability"].to_numpy(), -np.nan_to_num(out["arr_at_risk_usd"].to_numpy(), nan=-1)))
+    return out.iloc[order].reset_index(drop=True)

@@ -1,0 +1,124 @@
+"""Backtests and metrics: only out-of-sample numbers, never a training row from the future."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from icp.backtest import (
+    backtest,
+    calibration_table,
+    churn_metrics,
+    cross_validate,
+    expected_calibration_error,
+    lift_table,
+    top_decile_lift,
+)
+from icp.churn import ChurnRiskModel
+
+
+def _panel(n_accounts: int = 250, quarters: int = 12, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2021-03-31", periods=quarters, freq="QE")
+    panel = pd.DataFrame(
+        {
+            "account_id": np.tile([f"A{i}" for i in range(n_accounts)], quarters),
+            "as_of": np.repeat(dates, n_accounts),
+            "usage": rng.normal(size=n_accounts * quarters),
+            "renewal_due": True,
+        }
+    )
+    panel["churned"] = rng.random(len(panel)) < 1 / (1 + np.exp(1.5 + 1.5 * panel.usage))
+    return panel
+
+
+def test_metrics_match_hand_computed_values():
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.1, 0.2, 0.1, 0.3, 0.2, 0.1, 0.1, 0.2, 0.4])
+    assert top_decile_lift(y, p) == 5.0
+    m = churn_metrics(y, p)
+    assert m["roc_auc"] == 1.0 and m["accounts"] == 10
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    table = calibration_table([0, 1, 0, 1], [0.2, 0.8, 0.3, 0.6], n_bins=2)
+    assert table.observed.tolist() == [0.0, 1.0]
+    assert expected_calibration_error([0, 1, 0, 1], [0.2, 0.8, 0.3, 0.6], n_bins=2) == pytest.approx(0.275)
+    assert lift_table(y, p, n_bins=5).decile.tolist() == [1, 2, 3, 4, 5]
+
+
+def test_true_probabilities_have_a_small_but_nonzero_calibration_error():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 20_000)
+    y = rng.random(20_000) < p
+    assert expected_calibration_error(y, p) < 0.02
+    assert expected_calibration_error(y, np.clip(p + 0.1, 0, 1)) > 0.07
+
+
+class _Spy(ChurnRiskModel):
+    """Records the as_of dates each fit saw."""
+
+    seen: list = []
+
+    def fit(self, X, y):
+        _Spy.seen.append((pd.to_datetime(X["as_of"]).max(), len(X)))
+        return super().fit(X, y)
+
+
+def test_walk_forward_trains_only_on_snapshots_whose_outcome_window_closed():
+    _Spy.seen = []
+    panel = _panel()
+    result = backtest(panel, model=_Spy(model="logistic"), horizon_days=365, min_train_rows=200)
+    scored = pd.to_datetime(result.predictions["fold"].unique())
+    assert len(scored) == len(_Spy.seen)
+    for q, (latest_train, _) in zip(sorted(scored), _Spy.seen):
+        assert latest_train + pd.Timedelta(days=365) <= q
+    assert result.kind == "time"
+    assert result.summary.loc["model", "roc_auc"] > 0.7
+    assert set(result.summary.index) == {"model", "baseline"}
+
+
+def test_quarters_with_incomplete_outcomes_are_not_scored():
+    panel = _panel()
+    last = panel.as_of.max()
+    panel["horizon_complete"] = panel.as_of < last
+    result = backtest(panel, model=ChurnRiskModel(model="logistic"), horizon_days=365)
+    assert str(last.date()) not in set(result.predictions.fold)
+
+
+def test_cross_validation_scores_every_row_once_out_of_fold():
+    panel = _panel(quarters=1, n_accounts=600).drop(columns=["as_of", "renewal_due"])
+    result = cross_validate(panel, model=ChurnRiskModel(model="logistic"), n_splits=5, random_state=42)
+    assert sorted(result.predictions.account_id) == sorted(panel.account_id)
+    assert result.predictions.fold.nunique() == 5
+    data = result.to_dict()
+    assert data["summary"]["model"]["roc_auc"] > 0.7
+    assert len(data["calibration"]["model"]) == 10
+
+
+def test_no_signal_gives_near_chance_metrics_and_a_warning():
+    from icp.exceptions import DataQualityWarning
+
+    panel = _panel(quarters=1, n_accounts=600).drop(columns=["as_of", "renewal_due"])
+    panel["churned"] = np.random.default_rng(9).random(len(panel)) < 0.25
+    with pytest.warns(DataQualityWarning, match="Weak signal"):
+        result = cross_validate(panel, model=ChurnRiskModel(model="logistic"), n_splits=5)
+    assert abs(result.summary.loc["model", "roc_auc"] - 0.5) < 0.1
+
+
+def test_churn_figures_draw_from_results():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from icp.plotting.churn import plot_calibration, plot_drivers, plot_lift, plot_retention_by_band
+    from icp.reasons import drivers
+    from icp.survival import kaplan_meier_by_band
+
+    panel = _panel(quarters=1, n_accounts=600).drop(columns=["renewal_due"])
+    result = cross_validate(panel.drop(columns="as_of"), model=ChurnRiskModel(model="logistic"), n_splits=3)
+    assert plot_calibration(result).get_title()
+    assert len(plot_lift(result).patches) == 10
+    model = ChurnRiskModel(model="logistic").fit(panel, panel.churned)
+    assert plot_drivers(drivers(model, panel)).get_xlabel()
+    panel["churn_date"] = pd.NaT
+    km = kaplan_meier_by_band(panel, np.where(panel.usage > 0, "low", "high"), horizon_days=365)
+    assert plot_retention_by_band(km).get_legend() is not None
