@@ -1,7 +1,7 @@
 """Which columns customer segments are built on: behavioural defaults, derived intensities, exclusions.
 
 Outcomes (churn, renewal, ARR change, value) and keys are never segmentation
-inputs; the snapshot module's ``OUTCOME_COLUMNS`` is the authority when present.
+inputs: :data:`icp.features.OUTCOME_COLUMNS` is the one list of them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from icp.features import KEY_COLUMNS, OUTCOME_COLUMNS
 from icp.segment_preprocessing import column_kind
 
 __all__ = [
@@ -45,31 +46,8 @@ DERIVED_FEATURES: dict[str, tuple[str, str]] = {
     "active_users_per_employee": ("active_users", "employees"),
 }
 
-#: Identifiers of a snapshot row (never features).
-KEY_COLUMNS: tuple[str, ...] = ("account_id", "as_of")
-
-#: Outcomes of a snapshot (never features); kept in step with ``icp.snapshot.OUTCOME_COLUMNS``.
-OUTCOME_COLUMNS: tuple[str, ...] = (
-    "renewal_due",
-    "churned",
-    "renewed",
-    "churn_date",
-    "arr_next_usd",
-    "arr_change_usd",
-    "realised_gross_profit_usd",
-    "customer_value_usd",
-)
-
 def _excluded_columns() -> set[str]:
-    excluded = set(KEY_COLUMNS) | set(OUTCOME_COLUMNS)
-    try:  # the snapshot module is the authority when present
-        from icp import snapshot as _snapshot
-
-        excluded |= set(getattr(_snapshot, "OUTCOME_COLUMNS", ()))
-        excluded |= set(getattr(_snapshot, "KEY_COLUMNS", ()))
-    except ImportError:  # pragma: no cover - only while the snapshot module is absent
-        pass
-    return excluded
+    return set(KEY_COLUMNS) | set(OUTCOME_COLUMNS)
 
 
 def add_derived_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -364,3 +364,15 @@ def test_ravenstack_segments_without_tuning():
     profiles = profile_segments(snap, seg.labels_)
     assert profiles.summary["n_accounts"].sum() == len(snap)
     assert profiles.summary["segment_name"].is_unique
+
+
+def test_all_features_never_include_any_snapshot_outcome():
+    from icp.features import OUTCOME_COLUMNS
+    from icp.segment_features import default_features
+
+    frame = pd.DataFrame({name: [1.0, 2.0, 3.0] for name in OUTCOME_COLUMNS})
+    frame["account_id"] = ["a", "b", "c"]
+    frame["tickets_per_quarter"] = [0.0, 1.0, 5.0]
+    chosen = default_features(frame)
+    assert set(chosen).isdisjoint(OUTCOME_COLUMNS)
+    assert "tickets_per_quarter" in chosen
