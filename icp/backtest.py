@@ -277,6 +277,8 @@ def backtest(
     target: str = "churned",
     population: str | None = "renewal_due",
     min_train_rows: int = 200,
+    label_delay_days: int | None = None,
+    last_quarters: int | None = None,
     exclude: tuple[str, ...] = (),
     random_state: int = 42,
     progress: ProgressCallback | None = None,
@@ -284,9 +286,11 @@ def backtest(
     """Walk-forward backtest of a churn model on a snapshot panel.
 
     For each ``as_of`` quarter ``q`` in the panel (oldest first), the model is
-    fitted on the rows whose outcome window had closed by ``q``
-    (``as_of + horizon_days <= q``) and scores the rows at ``q``; quarters
-    with too little closed history are skipped.
+    fitted on the rows whose outcome was known by ``q``
+    (``as_of + horizon_days + label_delay_days <= q``: a churn is only
+    confirmed when the grace period after the contract end has passed) and
+    scores the rows at ``q``; quarters with too little labelled history are
+    skipped.
 
     Parameters
     ----------
@@ -304,6 +308,12 @@ def backtest(
         renewal decision in the horizon), when the column exists.
     min_train_rows : int, default=200
         Quarters with fewer closed training rows are skipped.
+    label_delay_days : int, optional
+        Days after the end of an outcome window until its label is final; by
+        default the panel's ``grace_period_days`` (0 when absent).
+    last_quarters : int, optional
+        Score only the most recent scoreable quarters (all by default); each
+        is still fitted only on the history before it.
     exclude : tuple of str
         Columns never used as features (``Dataset.excluded_columns``).
     random_state : int, default=42
@@ -346,7 +356,11 @@ def backtest(
         # a quarter whose outcome window runs past the end of the data cannot be scored honestly
         complete = set(as_of[panel["horizon_complete"].fillna(False).astype(bool).to_numpy()].unique())
         quarters = [q for q in quarters if q in complete]
-    horizon = pd.Timedelta(days=int(horizon_days))
+    delay = label_delay_days if label_delay_days is not None else panel.attrs.get("grace_period_days", 0)
+    horizon = pd.Timedelta(days=int(horizon_days) + int(delay or 0))
+    if last_quarters is not None:
+        scoreable = [q for q in quarters if (rows_as_of + horizon <= q).sum() >= min_train_rows]
+        quarters = scoreable[-int(last_quarters):]
     preds, folds, notes = [], [], []
     for done, q in enumerate(quarters, start=1):
         closed = (rows_as_of + horizon <= q).to_numpy()

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -33,30 +32,32 @@ from sklearn.utils.validation import (
     check_random_state,
     column_or_1d,
 )
+from threadpoolctl import threadpool_limits
 
-from icp.churn_pipeline import column_kinds, linear_pipeline, tree_pipeline
+from icp.churn_pipeline import (
+    CrossFitted,
+    column_kinds,
+    derive_features,
+    fit_calibrator,
+    linear_pipeline,
+    tree_pipeline,
+)
 from icp.exceptions import DataQualityWarning, InsufficientDataError
+from icp.features import KEY_COLUMNS, OUTCOME_COLUMNS
 
 __all__ = ["ChurnRiskModel", "KEY_COLUMNS", "OUTCOME_COLUMNS", "model_columns"]
 
 logger = logging.getLogger(__name__)
 
-try:  # the snapshot module owns the list; this copy keeps the model usable on its own
-    from icp.snapshot import KEY_COLUMNS, OUTCOME_COLUMNS  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until icp.snapshot exists
-    KEY_COLUMNS = ("account_id", "as_of")
-    OUTCOME_COLUMNS = (
-        "renewal_due",
-        "churned",
-        "renewed",
-        "churn_date",
-        "arr_next_usd",
-        "arr_change_usd",
-        "realised_gross_profit_usd",
-        "customer_value_usd",
-    )
-
 _MODELS = ("auto", "hgb", "logistic")
+# Column names that hold free text or personal identifiers, never features.
+_TEXT_NAMES = ("name", "company", "email", "phone", "url", "website", "address", "description",
+               "notes", "note", "comment", "comments")
+
+
+def _looks_like_text(name: str) -> bool:
+    low = str(name).lower()
+    return low in _TEXT_NAMES or any(low.endswith(f"_{t}") for t in _TEXT_NAMES)
 _CALIBRATIONS = ("auto", "isotonic", "sigmoid", None)
 
 
@@ -102,16 +103,19 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model : {"auto", "hgb", "logistic"}, default="auto"
-        ``"hgb"``: histogram gradient boosting with cross-fitted calibration.
+        ``"hgb"``: histogram gradient boosting of shallow trees with cross-fitted calibration.
         ``"logistic"``: an L2-regularised logistic regression with a cubic
         spline on each numeric feature and one-hot categories. ``"auto"``: the
         one of the two with the lower log loss in an inner stratified
-        cross-validation on the training data.
+        cross-validation on the training data; the fold models of that
+        cross-validation are reused for calibration, so the choice costs no
+        extra fit.
     calibration : {"auto", "isotonic", "sigmoid", None}, default="auto"
         How probabilities are calibrated, always on data the model was not
-        fitted on (``CalibratedClassifierCV`` with ``cv`` stratified folds; grouped
-        by ``account_id`` when a panel repeats accounts, so that no account is on
-        both sides of a fold).
+        fitted on (cross-fitted: one model per fold of ``cv`` stratified folds,
+        each calibrated on its held-out fold, probabilities averaged; folds are
+        grouped by ``account_id`` when a panel repeats accounts, so that no
+        account is on both sides of a fold).
         ``"auto"``: isotonic for boosting with 1,000 rows or more, sigmoid for
         fewer; none for the logistic model without class weights (its
         probabilities are calibrated by construction), sigmoid with them.
@@ -122,9 +126,16 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         Inverse L2 strength of the logistic model.
     n_knots : int, default=5
         Knots (at quantiles) of the spline on each numeric feature.
-    learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization
-        Settings of the gradient boosting (early stopping on 15% of the rows
-        when there are 1,000 rows or more).
+    learning_rate, max_iter, max_depth, max_leaf_nodes, min_samples_leaf, l2_regularization
+        Settings of the gradient boosting. Shallow trees (depth 3) by default:
+        churn drivers are mostly additive with a few two-way interactions, and
+        deep trees overfit panels of a few thousand renewal decisions. Early
+        stopping on 15% of the rows when there are 1,000 rows or more and no
+        account repeats.
+    derive : bool, default=True
+        Add the usage ratios of :data:`icp.churn_pipeline.DERIVED_FEATURES`
+        (events per active user, share of employees active) when their inputs
+        are present.
     cv : int, default=3
         Folds for calibration and for the ``"auto"`` choice.
     exclude : tuple of str, default=()
@@ -134,6 +145,11 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         is dropped with a warning (the leakage guard). None turns the check off.
     allow_leaky : tuple of str, default=()
         Features kept even when they reach ``leakage_threshold``.
+    n_threads : int or None, default=1
+        Threads for the boosting and linear algebra (None: the library default,
+        all cores). One thread is the default because OpenMP's thread pool
+        slows down by orders of magnitude on a machine whose cores are busy,
+        and the data here are small.
     random_state : int, RandomState or None, default=None
         Seed for the folds and the boosting.
 
@@ -158,7 +174,8 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Iterations of the solver (logistic) or boosting rounds (hgb).
     estimator_ : estimator
-        The fitted pipeline (possibly wrapped in ``CalibratedClassifierCV``).
+        The fitted pipeline, or a :class:`~icp.churn_pipeline.CrossFitted`
+        ensemble of calibrated fold pipelines.
     reference_ : pandas.Series
         A typical account (median / most frequent value per feature), used for
         per-account reasons.
@@ -183,8 +200,9 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         class_weight: str | None = None,
         C: float = 0.1,
         n_knots: int = 5,
-        learning_rate: float = 0.1,
-        max_iter: int = 150,
+        learning_rate: float = 0.05,
+        max_iter: int = 200,
+        max_depth: int | None = 3,
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 40,
         l2_regularization: float = 1.0,
@@ -192,6 +210,8 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         exclude: tuple[str, ...] = (),
         leakage_threshold: float | None = 0.98,
         allow_leaky: tuple[str, ...] = (),
+        derive: bool = True,
+        n_threads: int | None = 1,
         random_state: Any = None,
     ):
         self.model = model
@@ -201,6 +221,7 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         self.n_knots = n_knots
         self.learning_rate = learning_rate
         self.max_iter = max_iter
+        self.max_depth = max_depth
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
@@ -208,6 +229,8 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         self.exclude = exclude
         self.leakage_threshold = leakage_threshold
         self.allow_leaky = allow_leaky
+        self.derive = derive
+        self.n_threads = n_threads
         self.random_state = random_state
 
     def __sklearn_tags__(self):  # noqa: D105
@@ -281,6 +304,10 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         self : ChurnRiskModel
             The fitted model.
         """
+        with threadpool_limits(limits=self.n_threads):
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> ChurnRiskModel:
         self._validate_params_()
         frame = self._as_frame(X, reset=True)
         if y is None:
@@ -325,6 +352,9 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
                     else "key or outcome column (never a feature)"
                 )
         features = frame[candidates]
+        if self.derive:
+            features = derive_features(features)
+            candidates = list(features.columns)
         kinds = column_kinds(features)
         # a panel repeats accounts: "a different value per account" is the identifier test
         units = frame["account_id"].nunique() if "account_id" in frame.columns else len(frame)
@@ -335,6 +365,8 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
                 self.dropped_[name] = "empty (all values missing)"
             elif features[name].nunique(dropna=False) < 2:
                 self.dropped_[name] = "constant"
+            elif kind == "categorical" and _looks_like_text(name):
+                self.dropped_[name] = "free text or identifier (by its name)"
             elif kind == "categorical" and units >= 20 and features[name].nunique() > 0.5 * units:
                 self.dropped_[name] = "identifier-like (a different value on most rows)"
         kept = [c for c in candidates if c not in self.dropped_]
@@ -373,14 +405,11 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
             groups = frame["account_id"].astype(str).to_numpy()
         self.reference_ = _reference_row(train, self.kinds_)
 
+        self.derived_ = [c for c in kept if c not in frame.columns]
         self.selection_ = None
-        choice = self.model
-        if choice == "auto":
-            choice, self.selection_ = self._choose(train, y_codes, seed, groups)
-        self.model_ = choice
-        self.estimator_ = self._build(choice, train, y_codes, seed, groups).fit(train, y_codes)
+        self.estimator_, self.model_, self.selection_ = self._fit_models(train, y_codes, seed, groups)
         self.n_iter_ = _iterations(self.estimator_)
-        logger.info("churn model %s fitted on %d rows and %d features", choice, len(train), len(kept))
+        logger.info("churn model %s fitted on %d rows and %d features", self.model_, len(train), len(kept))
         return self
 
     def _calibration_for(self, choice: str, n_rows: int) -> str | None:
@@ -397,60 +426,76 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         return list(splitter.split(train, y, groups))
 
     def _build(self, choice: str, train: pd.DataFrame, y: np.ndarray, seed: int, groups: Any = None) -> Any:
+        """An unfitted pipeline of the given kind."""
         if choice == "logistic":
-            pipe = linear_pipeline(
-                train, self.kinds_, n_knots=self.n_knots, C=self.C, class_weight=self.class_weight_
-            )
-        else:
-            params = {
-                "learning_rate": self.learning_rate,
-                "max_iter": self.max_iter,
-                "max_leaf_nodes": self.max_leaf_nodes,
-                "min_samples_leaf": self.min_samples_leaf,
-                "l2_regularization": self.l2_regularization,
-                # the validation split of early stopping is random by row, so not with repeated accounts
-                "early_stopping": groups is None,
-            }
-            pipe = tree_pipeline(
-                train, self.kinds_, params=params, class_weight=self.class_weight_, random_state=seed
-            )
-        method = self._calibration_for(choice, len(train))
-        minority = int(np.bincount(y, minlength=2).min())
-        if method is None or minority < 2 * self.cv:
-            # too few churners to hold some out for calibration: the raw model is used
-            return pipe
-        folds = self._splits(train, y, seed, groups)
-        return CalibratedClassifierCV(pipe, method=method, cv=folds, ensemble=True)
+            return linear_pipeline(train, self.kinds_, n_knots=self.n_knots, C=self.C, class_weight=self.class_weight_)
+        params = {
+            "learning_rate": self.learning_rate,
+            "max_iter": self.max_iter,
+            "max_depth": self.max_depth,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "min_samples_leaf": self.min_samples_leaf,
+            "l2_regularization": self.l2_regularization,
+            # the validation split of early stopping is random by row, so not with repeated accounts
+            "early_stopping": groups is None,
+        }
+        return tree_pipeline(train, self.kinds_, params=params, class_weight=self.class_weight_, random_state=seed)
 
-    def _choose(
-        self, train: pd.DataFrame, y: np.ndarray, seed: int, groups: Any = None
-    ) -> tuple[str, pd.DataFrame | None]:
+    def _candidates(self) -> tuple[str, ...]:
+        return ("hgb", "logistic") if self.model == "auto" else (self.model,)
+
+    def _fit_models(
+        self, train: pd.DataFrame, y: np.ndarray, seed: int, groups: Any
+    ) -> tuple[Any, str, pd.DataFrame | None]:
+        """Fit the candidates fold by fold, choose one, and calibrate it on its held-out folds."""
         minority = int(np.bincount(y, minlength=2).min())
+        candidates = self._candidates()
         if minority < 2 * self.cv:
-            return "logistic", None
+            # too few churners to hold some out: the raw logistic model (or the one asked for)
+            choice = "logistic" if self.model == "auto" else self.model
+            return self._build(choice, train, y, seed, groups).fit(train, y), choice, None
+        if len(candidates) == 1 and self._calibration_for(candidates[0], len(train)) is None:
+            # calibrated by construction and nothing to choose: one fit on all rows
+            return self._build(candidates[0], train, y, seed, groups).fit(train, y), candidates[0], None
         folds = self._splits(train, y, seed, groups)
-        rows = []
-        for choice in ("hgb", "logistic"):
-            pred = np.zeros(len(y))
+        rows, fitted = [], {}
+        for choice in candidates:
+            pipes, score = [], np.zeros(len(y))
             for fit_idx, test_idx in folds:
                 sub = None if groups is None else groups[fit_idx]
-                est = self._build(choice, train.iloc[fit_idx], y[fit_idx], seed, sub)
-                est.fit(train.iloc[fit_idx], y[fit_idx])
-                pred[test_idx] = est.predict_proba(train.iloc[test_idx])[:, 1]
-            rows.append(
-                {
-                    "model": choice,
-                    "log_loss": log_loss(y, np.clip(pred, 1e-6, 1 - 1e-6)),
-                    "roc_auc": roc_auc_score(y, pred),
-                }
-            )
-        table = pd.DataFrame(rows).set_index("model")
-        return str(table["log_loss"].idxmin()), table
+                pipe = self._build(choice, train.iloc[fit_idx], y[fit_idx], seed, sub)
+                pipe.fit(train.iloc[fit_idx], y[fit_idx])
+                score[test_idx] = np.asarray(pipe.decision_function(train.iloc[test_idx]), dtype=float)
+                pipes.append(pipe)
+            method = self._calibration_for(choice, len(train))
+            fitted[choice] = (pipes, score, method)
+            if len(candidates) > 1:
+                pred = _held_out_probability(score, y, folds, method)
+                rows.append(
+                    {
+                        "model": choice,
+                        "log_loss": log_loss(y, np.clip(pred, 1e-6, 1 - 1e-6)),
+                        "roc_auc": roc_auc_score(y, score),
+                    }
+                )
+        table = pd.DataFrame(rows).set_index("model") if rows else None
+        choice = str(table["log_loss"].idxmin()) if table is not None else candidates[0]
+        pipes, score, method = fitted[choice]
+        if method is None:
+            # the chosen model needs no calibration: refit it once on all rows
+            return self._build(choice, train, y, seed, groups).fit(train, y), choice, table
+        members = [
+            (pipe, fit_calibrator(score[test_idx], y[test_idx], method))
+            for pipe, (_, test_idx) in zip(pipes, folds)
+        ]
+        return CrossFitted(members), choice, table
 
     # ------------------------------------------------------------------ predict
     def _features(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "estimator_")
         frame = self._as_frame(X, reset=False)
+        if self.derived_:
+            frame = derive_features(frame, self.derived_)
         missing = [c for c in self.features_ if c not in frame.columns]
         if missing:
             raise ValueError(
@@ -473,7 +518,8 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, 2)
         """
         features = self._features(X)
-        return self.estimator_.predict_proba(features)
+        with threadpool_limits(limits=self.n_threads):
+            return self.estimator_.predict_proba(features)
 
     def predict(self, X: Any) -> np.ndarray:
         """The more probable class for each row (churn when its probability exceeds 0.5).
@@ -505,7 +551,8 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         features = self._features(X)
-        return _raw_score(self.estimator_, features)
+        with threadpool_limits(limits=self.n_threads):
+            return _raw_score(self.estimator_, features)
 
     def probability(self, X: Any) -> pd.Series:
         """The churn probability as a Series aligned with ``X``'s index."""
@@ -533,28 +580,44 @@ class ChurnRiskModel(ClassifierMixin, BaseEstimator):
         return reason_strings(self, X, top=top)
 
 
+def fold_pipelines(estimator: Any) -> list[Any]:
+    """The fitted pipelines behind a churn model's estimator (one per calibration fold)."""
+    return estimator.pipelines if isinstance(estimator, CrossFitted) else [estimator]
+
+
 def _iterations(estimator: Any) -> int:
     """Iterations of the fitted solver or boosting (the most over calibration folds)."""
-    pipes = (
-        [c.estimator for c in estimator.calibrated_classifiers_]
-        if isinstance(estimator, CalibratedClassifierCV)
-        else [estimator]
-    )
-    found = [int(np.max(p[-1].n_iter_)) for p in pipes if hasattr(p[-1], "n_iter_")]
+    found = [int(np.max(p[-1].n_iter_)) for p in fold_pipelines(estimator) if hasattr(p[-1], "n_iter_")]
     return max(found) if found else 1
 
 
 def _raw_score(estimator: Any, features: pd.DataFrame) -> np.ndarray:
-    if isinstance(estimator, CalibratedClassifierCV):
-        scores = [
-            _pipeline_logit(c.estimator, features) for c in estimator.calibrated_classifiers_
-        ]
-        return np.mean(scores, axis=0)
-    return _pipeline_logit(estimator, features)
+    return np.mean([_pipeline_logit(p, features) for p in fold_pipelines(estimator)], axis=0)
 
 
 def _pipeline_logit(pipe: Any, features: pd.DataFrame) -> np.ndarray:
     return np.asarray(pipe.decision_function(features), dtype=float)
+
+
+def _held_out_probability(score: np.ndarray, y: np.ndarray, folds: list, method: str | None) -> np.ndarray:
+    """Calibrated probabilities of out-of-fold scores, each fold calibrated on the other folds."""
+    if method is None:
+        return 1.0 / (1.0 + np.exp(-score))
+    pred = np.zeros(len(y))
+    for fit_idx, test_idx in folds:
+        calibrator = fit_calibrator(score[fit_idx], y[fit_idx], method)
+        pred[test_idx] = CrossFitted([(_Constant(score[test_idx]), calibrator)]).predict_proba(None)[:, 1]
+    return pred
+
+
+class _Constant:
+    """Stands in for a pipeline whose scores are already known."""
+
+    def __init__(self, score: np.ndarray):
+        self.score = score
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        return self.score
 
 
 def _reference_row(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.Series:

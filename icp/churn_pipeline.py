@@ -17,13 +17,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, SplineTransformer, StandardScaler
 
 __all__ = [
+    "CrossFitted",
+    "DERIVED_FEATURES",
     "FrameCaster",
     "column_kinds",
+    "derive_features",
+    "fit_calibrator",
     "linear_pipeline",
     "plain_logistic_pipeline",
     "tree_pipeline",
@@ -32,6 +37,85 @@ __all__ = [
 # Categories seen fewer times than this in training are pooled as "infrequent",
 # so that one-hot columns are not fitted on a handful of rows.
 MIN_CATEGORY_COUNT = 10
+
+# Ratios that account-health analyses read off usage, added when both inputs are
+# present: intensity of use per seat and adoption across the company. Trees cannot
+# form a ratio of two columns on their own. name -> (numerator, denominator).
+DERIVED_FEATURES: dict[str, tuple[str, str]] = {
+    "events_per_active_user": ("events_90d", "active_users"),
+    "active_user_share": ("active_users", "employees"),
+}
+
+
+def derive_features(frame: pd.DataFrame, names: Any = None) -> pd.DataFrame:
+    """A new frame with the :data:`DERIVED_FEATURES` whose inputs are present (or those in ``names``).
+
+    A ratio is missing where its denominator is zero or missing.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"events_90d": [300.0, 10.0], "active_users": [3.0, 0.0]})
+    >>> derive_features(frame)["events_per_active_user"].tolist()
+    [100.0, nan]
+    """
+    out = {}
+    for name, (num, den) in DERIVED_FEATURES.items():
+        if names is not None and name not in names:
+            continue
+        if num in frame.columns and den in frame.columns and name not in frame.columns:
+            a = pd.to_numeric(frame[num], errors="coerce").to_numpy(dtype=float)
+            b = pd.to_numeric(frame[den], errors="coerce").to_numpy(dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[name] = np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+    return frame.assign(**out) if out else frame
+
+
+def fit_calibrator(score: np.ndarray, y: np.ndarray, method: str) -> Any:
+    """Map raw log-odds scores to probabilities: isotonic regression or Platt's sigmoid."""
+    if method == "isotonic":
+        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, y)
+    return LogisticRegression(C=1e6).fit(score.reshape(-1, 1), y)
+
+
+def _apply(calibrator: Any, score: np.ndarray) -> np.ndarray:
+    if isinstance(calibrator, IsotonicRegression):
+        return calibrator.predict(score)
+    return calibrator.predict_proba(score.reshape(-1, 1))[:, 1]
+
+
+class CrossFitted:
+    """Cross-fitted calibration: one model per fold, each calibrated on the rows it did not see.
+
+    The probability is the mean over the folds (as scikit-learn's
+    ``CalibratedClassifierCV(ensemble=True)``); built from fits the model choice
+    already made, so calibration costs no extra fit.
+
+    Parameters
+    ----------
+    members : list of (pipeline, calibrator)
+        Fitted pipelines and the calibrators fitted on their held-out scores.
+    """
+
+    def __init__(self, members: list[tuple[Any, Any]]):
+        self.members = members
+
+    @property
+    def pipelines(self) -> list[Any]:
+        """The fold pipelines."""
+        return [pipe for pipe, _ in self.members]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Mean calibrated probability over the folds, as two columns."""
+        p = np.mean(
+            [_apply(cal, np.asarray(pipe.decision_function(X), dtype=float)) for pipe, cal in self.members],
+            axis=0,
+        )
+        p = np.clip(p, 0.0, 1.0)
+        return np.column_stack([1 - p, p])
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Mean raw log-odds over the folds."""
+        return np.mean([np.asarray(pipe.decision_function(X), dtype=float) for pipe in self.pipelines], axis=0)
 
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
@@ -100,8 +184,7 @@ class FrameCaster(TransformerMixin, BaseEstimator):
             col = X[name]
             values = np.asarray(col.astype(object), dtype=object)
             missing = pd.isna(col).to_numpy()
-            text = np.empty(len(values), dtype=object)
-            text[~missing] = [str(v) for v in values[~missing]]
+            text = values.astype(str).astype(object)  # str() of each value, in C
             text[missing] = np.nan
             out[name] = text
         return pd.DataFrame(out, index=X.index, columns=self.columns_)
@@ -244,6 +327,7 @@ def tree_pipeline(
         learning_rate=params["learning_rate"],
         max_iter=params["max_iter"],
         max_leaf_nodes=params["max_leaf_nodes"],
+        max_depth=params.get("max_depth"),
         min_samples_leaf=max(1, min(params["min_samples_leaf"], n_rows // 20)),
         l2_regularization=params["l2_regularization"],
         categorical_features=mask if any(mask) else None,

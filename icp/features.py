@@ -89,7 +89,9 @@ _FEATURES: tuple[tuple[str, str, str, str, str], ...] = (
     ("events_90d", "usage", "Product activity", "events",
      "sum of events over usage rows dated in the 90 days before as_of"),
     ("usage_trend_90d", "usage", "Whether usage is growing or shrinking", "ratio - 1",
-     "events_90d / events in the 90 days before those - 1; empty when there were none before"),
+     "events_90d / events in the 90 days before those - 1; empty when there were none before, and empty "
+     "when the account's tenure started less than 180 days before as_of (the earlier window would compare "
+     "a partial quarter with a full one)"),
     ("am_partnerability", "account manager", "How good a partner the account is, per its account manager", "score 1-5",
      "mean partnerability of the latest graded quarter that ended before as_of"),
     ("am_reference_willing", "account manager", "Whether the account would act as a reference", "share 0-1",

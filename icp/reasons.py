@@ -18,29 +18,43 @@ Both are averaged over the calibration folds' models.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
-from icp.churn import ChurnRiskModel
+from icp.churn import ChurnRiskModel, fold_pipelines
 
 __all__ = ["contributions", "reasons", "reason_strings", "drivers", "feature_label"]
 
 
+# the model's own ratios (icp.churn_pipeline.DERIVED_FEATURES): meaning and unit
+_DERIVED = {
+    "events_per_active_user": ("Product events per active user (last 90 days)", "events per user"),
+    "active_user_share": ("Share of employees who are active users", "share"),
+}
+
+
 def _dictionary() -> dict[str, tuple[str, str]]:
+    return dict(_cached_dictionary())
+
+
+@lru_cache(maxsize=1)
+def _cached_dictionary() -> dict[str, tuple[str, str]]:
     try:
         from icp.features import FEATURE_DICTIONARY
     except ImportError:  # pragma: no cover - the snapshot module is optional here
-        return {}
+        return dict(_DERIVED)
     table = FEATURE_DICTIONARY
-    return {
+    found = {
         row.feature: (str(row.meaning), str(row.unit))
         for row in table.itertuples()
         if getattr(row, "kind", "feature") == "feature"
     }
+    return {**_DERIVED, **found}
 
 
 def feature_label(name: str) -> str:
@@ -62,10 +76,7 @@ def feature_label(name: str) -> str:
 
 
 def _pipelines(model: ChurnRiskModel) -> list[Any]:
-    est = model.estimator_
-    if isinstance(est, CalibratedClassifierCV):
-        return [c.estimator for c in est.calibrated_classifiers_]
-    return [est]
+    return fold_pipelines(model.estimator_)
 
 
 def _linear_contributions(pipe: Any, features: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -83,16 +94,24 @@ def _linear_contributions(pipe: Any, features: pd.DataFrame, names: list[str]) -
 
 
 def _ablation_contributions(model: ChurnRiskModel, pipe: Any, features: pd.DataFrame) -> np.ndarray:
-    base = np.asarray(pipe.decision_function(features), dtype=float)
+    # encode once; ablate one encoded column at a time (the tree pipeline maps each
+    # business feature to exactly one encoded column, in the caster's order)
+    encode, classifier = pipe[:-1], pipe[-1]
+    matrix = np.asarray(encode.transform(features), dtype=float)
+    reference = pd.DataFrame([model.reference_.to_dict()])[list(features.columns)]
+    for name in features.columns:
+        if model.kinds_[name] != "categorical":
+            reference[name] = pd.to_numeric(reference[name], errors="coerce").astype(float)
+    ref_row = np.asarray(encode.transform(reference), dtype=float)[0]
+    position = {name: i for i, name in enumerate(pipe.named_steps["cast"].columns_)}
+    base = np.asarray(classifier.decision_function(matrix), dtype=float)
     out = np.zeros((len(features), len(model.features_)))
     for j, name in enumerate(model.features_):
-        changed = features.copy()
-        ref = model.reference_[name]
-        if model.kinds_[name] == "categorical":
-            changed[name] = pd.Series([ref] * len(changed), index=changed.index, dtype=object)
-        else:
-            changed[name] = float(ref)
-        out[:, j] = base - np.asarray(pipe.decision_function(changed), dtype=float)
+        k = position[name]
+        saved = matrix[:, k].copy()
+        matrix[:, k] = ref_row[k]
+        out[:, j] = base - np.asarray(classifier.decision_function(matrix), dtype=float)
+        matrix[:, k] = saved
     return out
 
 
@@ -125,11 +144,12 @@ def contributions(model: ChurnRiskModel, X: pd.DataFrame) -> pd.DataFrame:
     check_is_fitted(model, "estimator_")
     features = model._features(X)
     parts = []
-    for pipe in _pipelines(model):
-        if model.model_ == "logistic" and "scale" in pipe.named_steps:
-            parts.append(_linear_contributions(pipe, features, list(model.features_)))
-        else:
-            parts.append(_ablation_contributions(model, pipe, features))
+    with threadpool_limits(limits=model.n_threads):
+        for pipe in _pipelines(model):
+            if model.model_ == "logistic" and "scale" in pipe.named_steps:
+                parts.append(_linear_contributions(pipe, features, list(model.features_)))
+            else:
+                parts.append(_ablation_contributions(model, pipe, features))
     return pd.DataFrame(np.mean(parts, axis=0), index=X.index, columns=list(model.features_))
 
 
@@ -183,6 +203,7 @@ def reasons(model: ChurnRiskModel, X: pd.DataFrame, *, top: int = 3) -> pd.DataF
     True
     """
     contrib = contributions(model, X)
+    features = model._features(X)
     ids = X["account_id"].to_numpy() if "account_id" in X.columns else X.index.to_numpy()
     dictionary = _dictionary()
     values = contrib.to_numpy()
@@ -196,7 +217,7 @@ def reasons(model: ChurnRiskModel, X: pd.DataFrame, *, top: int = 3) -> pd.DataF
                 continue
             unit = dictionary.get(name, ("", ""))[1]
             label = feature_label(name)
-            value = _format_value(X[name].iloc[i], unit)
+            value = _format_value(features[name].iloc[i], unit)
             typical = _format_value(model.reference_[name], unit)
             direction = "raises risk" if c > 0 else "lowers risk"
             rows.append(
@@ -229,7 +250,11 @@ def reason_strings(model: ChurnRiskModel, X: pd.DataFrame, *, top: int = 3) -> p
     >>> "risk" in reason_strings(model, X.head(2), top=1).iloc[0]
     True
     """
-    keyed = X.reset_index(drop=True).assign(account_id=np.arange(len(X)))
+    # rows are keyed by position: account_id (when X has it) is replaced by the row number,
+    # otherwise the fresh 0..n-1 index serves as the key (X keeps its fitted columns)
+    keyed = X.reset_index(drop=True)
+    if "account_id" in keyed.columns:
+        keyed = keyed.assign(account_id=np.arange(len(X)))
     table = reasons(model, keyed, top=top)
     joined = table.groupby("account_id", sort=True)["text"].agg("; ".join)
     return pd.Series(
@@ -257,11 +282,12 @@ def drivers(model: ChurnRiskModel, X: pd.DataFrame) -> pd.DataFrame:
     'higher lowers risk'
     """
     contrib = contributions(model, X)
+    features = model._features(X)
     rows = []
     for name in contrib.columns:
         direction = ""
         if model.kinds_[name] != "categorical":
-            x = pd.to_numeric(X[name], errors="coerce")
+            x = pd.to_numeric(features[name], errors="coerce")
             ok = x.notna().to_numpy()
             if ok.sum() > 2 and np.std(x[ok]) > 0 and np.std(contrib[name][ok]) > 0:
                 r = np.corrcoef(x[ok], contrib[name][ok])[0, 1]

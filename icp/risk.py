@@ -19,7 +19,7 @@ from icp.config import DEFAULTS
 from icp.exceptions import SchemaError
 from icp.reasons import reason_strings
 
-__all__ = ["risk_band", "risk_scores", "RISK_COLUMNS"]
+__all__ = ["event_outcomes", "risk_band", "risk_scores", "RISK_COLUMNS"]
 
 RISK_COLUMNS = ("account_id", "churn_probability", "risk_band", "arr_usd", "arr_at_risk_usd", "reasons")
 
@@ -148,3 +148,53 @@ def risk_scores(
         out = out.merge(extra[keep], on="account_id", how="left")
     order = np.lexsort((-out["churn_probability"].to_numpy(), -np.nan_to_num(out["arr_at_risk_usd"].to_numpy(), nan=-1)))
     return out.iloc[order].reset_index(drop=True)
+
+
+def event_outcomes(panel: pd.DataFrame, events: pd.DataFrame, *, horizon_days: int) -> pd.DataFrame:
+    """Relabel a snapshot panel from dated churn events: churned = an event in ``(as_of, as_of + horizon]``.
+
+    For data whose contract history does not show churn (for example accounts
+    holding overlapping subscriptions) but that record churn events with a date.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Snapshot rows with ``account_id`` and ``as_of``.
+    events : pandas.DataFrame
+        ``account_id`` and ``churn_date``, one row per churn event.
+    horizon_days : int
+        The outcome horizon.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``panel`` with ``churned`` and ``churn_date`` replaced, and
+        ``renewal_due`` set to true (every active account is in the population).
+
+    Examples
+    --------
+    >>> panel = pd.DataFrame({"account_id": ["a", "b"], "as_of": pd.to_datetime(["2024-03-31"] * 2)})
+    >>> events = pd.DataFrame({"account_id": ["a", "b"], "churn_date": ["2024-05-01", "2023-01-01"]})
+    >>> event_outcomes(panel, events, horizon_days=365).churned.tolist()
+    [True, False]
+    """
+    ev = pd.DataFrame(
+        {
+            "account_id": events["account_id"].astype(str),
+            "event_date": pd.to_datetime(events["churn_date"], errors="coerce"),
+        }
+    ).dropna()
+    keyed = panel[["account_id", "as_of"]].reset_index(drop=True).assign(
+        account_id=lambda f: f["account_id"].astype(str), as_of=lambda f: pd.to_datetime(f["as_of"])
+    )
+    joined = keyed.reset_index().merge(ev, on="account_id")
+    inside = (joined["event_date"] > joined["as_of"]) & (
+        joined["event_date"] <= joined["as_of"] + pd.Timedelta(days=int(horizon_days))
+    )
+    first = joined[inside].groupby("index")["event_date"].min()
+    out = panel.reset_index(drop=True).copy()
+    out["churn_date"] = first.reindex(out.index).to_numpy()
+    out["churned"] = out["churn_date"].notna()
+    out["renewal_due"] = True
+    out.index = panel.index
+    return out

@@ -4,9 +4,11 @@
 account and date, for a panel). Features use only rows dated strictly before
 ``as_of``; outcomes only what happened in ``(as_of, as_of + horizon]``. The
 heavy aggregations are Ibis expressions (:mod:`icp.snapshot_queries`) that run
-where the data is (:mod:`icp.engines`); the per-account result comes back as
-pandas, where the cheap ratios and bands are computed the same way for every
-engine. Column meanings are in :data:`FEATURE_DICTIONARY`.
+where the data is (:mod:`icp.engines`), one per source table, each reading its
+table once; the per-account results come back as Arrow and are lined up
+(:mod:`icp.snapshot_fetch`) into pandas, where the cheap ratios and bands are
+computed the same way for every engine. Column meanings are in
+:data:`FEATURE_DICTIONARY`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from icp import snapshot_queries as q
 from icp.engines import engine_tables
@@ -33,6 +37,7 @@ from icp.features import (
     OUTCOME_COLUMNS,
     REVENUE_BANDS,
 )
+from icp.snapshot_fetch import Runner, fetch_per_account
 
 __all__ = [
     "snapshot",
@@ -47,9 +52,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 
 DAYS_PER_MONTH = 30.4375
+USAGE_WINDOW_DAYS = 90
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
 _HORIZON = re.compile(r"^\s*(\d+)\s*([dwmy]?)\s*$", re.IGNORECASE)
 
@@ -187,17 +192,12 @@ def _last_quarter_before(date: dt.date) -> int:
     return i
 
 
-def _merge(base: pd.DataFrame, other: pd.DataFrame | None) -> pd.DataFrame:
-    if other is None:
-        return base
-    other = other.assign(account_id=other["account_id"].astype(str))
-    return base.merge(other, on="account_id", how="left")
-
-
 def _num(df: pd.DataFrame, col: str, fill: float | None = None) -> pd.Series:
     if col not in df:
         return pd.Series(np.nan if fill is None else fill, index=df.index, dtype=float)
-    s = pd.to_numeric(df[col], errors="coerce").astype(float)
+    s = df[col]
+    if s.dtype != np.float64:  # aggregates mostly arrive as floats already: no copy then
+        s = pd.to_numeric(s, errors="coerce").astype(float)
     return s if fill is None else s.fillna(fill)
 
 
@@ -210,57 +210,31 @@ def _days_to_date(days: pd.Series) -> pd.Series:
     return pd.to_datetime(pd.to_numeric(days, errors="coerce"), unit="D", origin="unix")
 
 
-class _Runner:
-    """Executes the Ibis expressions of one snapshot and reports progress."""
-
-    def __init__(self, progress: Progress | None, total: int):
-        self.progress, self.total, self.done = progress, total, 0
-
-    def __call__(self, expr: Any, what: str) -> Any:
-        result = expr.execute()
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total, what)
-        return result
-
-
-def _features_and_outcomes(tables, w: q.Window, ctx: dict, run: _Runner) -> pd.DataFrame:
-    costs = ctx["costs"]
-    label = w.as_of.isoformat()
-    base = run(q.contract_features(tables["contracts"], w), f"{label}: contracts")
-    if base.empty:
-        return base
-    base = base.assign(account_id=base["account_id"].astype(str))
-    flow = q.contract_outcomes(tables["contracts"], w, ctx["fallback_margin"])
-    base = _merge(base, run(flow, f"{label}: renewals and revenue in the horizon"))
-    parts = {
-        "invoices": [(q.invoices_by_account, (w,))],
-        "tickets": [(q.tickets_by_account, (w, costs))],
-        "usage": [(q.usage_features, (w,))],
-        "am_grades": [(q.grade_features, (_last_quarter_before(w.as_of),))],
-    }
-    for name, steps in parts.items():
-        for fn, args in steps:
-            if name in tables:
-                base = _merge(base, run(fn(tables[name], *args), f"{label}: {name}"))
-    accounts = ctx["accounts"]
-    if accounts is not None:
-        base = base.merge(accounts, on="account_id", how="left")
-    return _derive(base, w, ctx, set(tables))
+def _features_and_outcomes(tables, w: q.Window, ctx: dict, run: Runner) -> pd.DataFrame:
+    last_quarter = _last_quarter_before(w.as_of)
+    quarters = {p: i for p, i in ctx["grade_quarters"].items() if i <= last_quarter}
+    exprs = q.account_aggregates(
+        tables, w, fallback_margin=ctx["fallback_margin"], costs=ctx["costs"], grade_quarters=quarters,
+    )
+    frame = fetch_per_account(exprs, run, w.as_of.isoformat())
+    if frame.empty:
+        return frame
+    return _derive(frame, w, ctx, set(tables))
 
 
 def _derive(b: pd.DataFrame, w: q.Window, ctx: dict, present: set[str]) -> pd.DataFrame:
     t0, h = w.t0, w.horizon_days
     out = pd.DataFrame({"account_id": b["account_id"].astype(str)})
     out["as_of"] = pd.Timestamp(w.as_of)
+    a = q.ACCOUNT_PREFIX
     for col in ctx["account_columns"]:
-        out[col] = b[col]
-    out["employees_band"] = _band(_num(b, "employees"), EMPLOYEE_BANDS)
-    out["revenue_band"] = _band(_num(b, "annual_revenue_usd"), REVENUE_BANDS)
-    out["company_age_years"] = w.as_of.year - _num(b, "founded_year")
+        out[col] = b[a + col]
+    out["employees_band"] = _band(_num(b, a + "employees"), EMPLOYEE_BANDS)
+    out["revenue_band"] = _band(_num(b, a + "annual_revenue_usd"), REVENUE_BANDS)
+    out["company_age_years"] = w.as_of.year - _num(b, a + "founded_year")
     first = _num(b, "first_start")
-    if "customer_since" in b:
-        since = pd.to_datetime(b["customer_since"], errors="coerce")
+    if a + "customer_since" in b:
+        since = pd.to_datetime(b[a + "customer_since"], errors="coerce")
         since_days = (since - pd.Timestamp(q.EPOCH)).dt.days.astype(float)
         first = since_days.where(since_days < t0, first)
     out["tenure_months"] = (t0 - first) / DAYS_PER_MONTH
@@ -293,7 +267,11 @@ def _derive(b: pd.DataFrame, w: q.Window, ctx: dict, present: set[str]) -> pd.Da
     fill = 0.0 if "usage" in present else None
     out["active_users"] = _num(b, "active_users", fill)
     out["events_90d"] = _num(b, "events_90d", fill)
-    out["usage_trend_90d"] = _ratio(out["events_90d"], _num(b, "events_prev_90d", fill)) - 1.0
+    # the trend compares two 90-day windows; when the earlier one starts before the
+    # account's tenure does, it compares a full quarter with a partial one: left empty
+    covered = first <= t0 - 2 * USAGE_WINDOW_DAYS
+    trend = _ratio(out["events_90d"], _num(b, "events_prev_90d", fill)) - 1.0
+    out["usage_trend_90d"] = trend.where(covered)
     for col in ("am_partnerability", "am_reference_willing", "am_eagerness", "am_strategic_fit"):
         out[col] = _num(b, col)
     # outcomes
@@ -340,7 +318,7 @@ def snapshot(
     as_of: Any = None,
     horizon: str | int | dt.timedelta | None = None,
     engine: Any = None,
-    progress: Progress | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Return the point-in-time snapshot: one row per account active at ``as_of``.
 
@@ -387,8 +365,8 @@ def snapshot(
     ...         "start_date": [dt.date(2024, 7, 1)], "end_date": [dt.date(2025, 6, 30)],
     ...         "arr_usd": [12000.0], "gross_margin_pct": [75.0]})})
     >>> snap = snapshot(ds, as_of="2025-03-31")
-    >>> snap[["account_id", "arr_usd", "employees_band", "churned"]].to_dict("records")
-    [{'account_id': 'a1', 'arr_usd': 12000.0, 'employees_band': '10-49', 'churned': True}]
+    >>> snap[["account_id", "arr_usd", "employees_band", "contract_count"]].to_dict("records")
+    [{'account_id': 'a1', 'arr_usd': 12000.0, 'employees_band': '10-49', 'contract_count': 1}]
     """
     if getattr(data, "form", "multi") == "single":
         return _single(data, as_of, engine)
@@ -401,21 +379,20 @@ def snapshot(
     h = parse_horizon(data.config.get("horizon_days", 365) if horizon is None else horizon)
     grace = int(data.config.get("grace_period_days", 30))
     data.table("contracts")  # a clear error when it is absent
-    n_steps = 2 + sum(
-        {"invoices": 1, "tickets": 1, "usage": 1, "am_grades": 1}.get(t, 0) for t in data.tables
-    )
     with engine_tables(data, engine) as tables:
-        run = _Runner(progress, 2 + ("accounts" in tables) + n_steps * len(dates))
-        accounts, account_columns = None, []
+        per_date = 2 + sum(t in tables for t in ("invoices", "tickets", "usage", "am_grades", "accounts"))
+        run = Runner(progress, 2 + ("am_grades" in tables) + per_date * len(dates))
+        account_columns = []
         if "accounts" in tables:
-            accounts = run(tables["accounts"], "accounts")
-            accounts = accounts.assign(account_id=accounts["account_id"].astype(str))
-            accounts = accounts.drop_duplicates("account_id")
-            account_columns = [c for c in accounts.columns if c != "account_id"]
+            account_columns = [c for c in tables["accounts"].columns if c != "account_id"]
         last = run(q.data_end(tables), "data coverage")
         margin = run(q.default_margin(tables["contracts"]), "margins")
+        quarters: dict[str, int] = {}
+        if "am_grades" in tables:
+            found = run(q.grade_periods(tables["am_grades"]), "grade quarters")["period"]
+            quarters = {p: i for p in found.dropna() if (i := q.quarter_index(p)) is not None}
         ctx = {
-            "accounts": accounts,
+            "grade_quarters": quarters,
             "account_columns": account_columns,
             "costs": dict(data.config.get("cost_to_serve.ticket_cost_usd", {}) or {}),
             "cost_to_serve": data.config.get("cost_to_serve"),
@@ -439,7 +416,12 @@ def snapshot(
             f"Choose dates within the contracts' coverage (the data ends on {ctx['data_end']})."
         )
     result = pd.concat(frames, ignore_index=True)
-    result = result.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+    # Arrow's sort is stable and much faster than pandas' on string keys
+    order = pc.sort_indices(
+        pa.table({"as_of": pa.array(result["as_of"]), "account_id": pa.array(result["account_id"].astype(str))}),
+        sort_keys=[("as_of", "ascending"), ("account_id", "ascending")],
+    )
+    result = result.take(order.to_numpy()).reset_index(drop=True)
     result.attrs.update(
         presale_columns=list(getattr(data, "presale_columns", ()) or ()),
         horizon_days=h,

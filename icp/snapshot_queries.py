@@ -20,11 +20,17 @@ from typing import Any
 
 import ibis
 
-__all__ = ["Window", "contract_features", "contract_outcomes", "invoices_by_account",
-           "tickets_by_account", "usage_features", "grade_features", "data_end",
-           "default_margin", "EPOCH"]
+__all__ = ["Window", "account_aggregates", "contract_features", "contract_outcomes",
+           "invoices_by_account", "tickets_by_account", "usage_features", "grade_periods", "grade_features",
+           "quarter_index", "data_end", "default_margin", "EPOCH", "ACCOUNT_PREFIX", "KEY_HASH"]
 
 EPOCH = dt.date(1970, 1, 1)
+# Attributes of the accounts table travel under this prefix through the joins, so
+# that an attribute named like a computed column (a custom "plan", say) cannot clash.
+ACCOUNT_PREFIX = "acct__"
+# A 64-bit hash of account_id that each per-account table carries, so that the
+# tables can be lined up by integer lookup (verified against the keys themselves).
+KEY_HASH = "account_key_hash"
 
 
 @dataclass(frozen=True)
@@ -77,32 +83,57 @@ def contract_features(contracts: Any, w: Window) -> Any:
     t0 = w.t0
     c = _contracts(contracts)
     k = c.filter(c.s < t0)
-    k = k.mutate(cov=(k.e.isnull() | (k.e >= t0)).cast("int8"))
-    by_account = ibis.window(group_by=k.account_id)
-    k = k.mutate(any_cov=k.cov.max().over(by_account), last_e=k.e.max().over(by_account))
-    # Current contracts: those covering as_of; while a renewal decision is still
-    # open (nothing covers as_of), the contracts that ended last.
-    k = k.mutate(cur=ibis.ifelse(k.any_cov == 1, k.cov == 1, k.e == k.last_e).fill_null(False))
+    cov = k.e.isnull() | (k.e >= t0)
     a12 = t0 - 365
+    # Current contracts: those covering as_of; while a renewal decision is still
+    # open (nothing covers as_of), the contracts that ended last. Their values are
+    # aggregated twice, over the covering contracts (one pass over all contracts)
+    # and over the latest ended ones (a small table), and picked per account.
     agg = k.group_by("account_id").aggregate(
         contract_count=k.count(),
         first_start=k.s.min(),
         last_end=k.e.max(),
-        n_cover=k.cov.cast("int64").sum(),
-        arr_usd=k.arr.sum(where=k.cur),
+        n_cover=cov.cast("int64").sum(),
         arr_12m_ago=k.arr.sum(where=(k.s < a12) & (k.e.isnull() | (k.e >= a12))),
-        margin_num=(k.arr * k.m).sum(where=k.cur & k.m.notnull()),
-        margin_den=k.arr.sum(where=k.cur & k.m.notnull()),
-        margin_plain=k.m.mean(where=k.cur),
-        term_days=(k.e - k.s + 1).mean(where=k.cur & k.e.notnull()),
+        **_current_values(k, cov, "_cov"),
     )
     agg = agg.filter((agg.n_cover > 0) | (agg.last_end >= t0 - w.grace_days))
-    cur = k.filter(k.cur)
-    cur = cur.mutate(
-        rn=ibis.row_number().over(group_by=cur.account_id, order_by=[cur.arr.desc(), cur.contract_id])
+    ended = k.filter(k.e.notnull() & (k.e < t0) & (k.e >= t0 - w.grace_days))
+    ended = ended.mutate(latest=ended.e.max().over(group_by=ended.account_id))
+    ended = ended.filter(ended.e == ended.latest).drop("latest")
+    last = ended.group_by(end_account="account_id").aggregate(
+        **_current_values(ended, ibis.literal(True), "_end")
     )
+    agg = agg.left_join(last, agg.account_id == last.end_account)
+    covered = agg.n_cover > 0
+    agg = agg.select(
+        "account_id", "contract_count", "first_start", "last_end", "n_cover",
+        arr_usd=ibis.ifelse(covered, agg.arr_usd_cov, agg.arr_usd_end),
+        arr_12m_ago=agg.arr_12m_ago,
+        **{name: ibis.ifelse(covered, agg[name + "_cov"], agg[name + "_end"])
+           for name in ("margin_num", "margin_den", "margin_plain", "term_days")},
+    )
+    # the plan of the largest current contract: covering contracts rank before ended ones
+    cur = ibis.union(
+        k.filter(cov).select("account_id", "contract_id", "arr", "plan", rank_cov=ibis.literal(1)),
+        ended.select("account_id", "contract_id", "arr", "plan", rank_cov=ibis.literal(0)),
+    )
+    cur = cur.mutate(rn=ibis.row_number().over(
+        group_by=cur.account_id, order_by=[cur.rank_cov.desc(), cur.arr.desc(), cur.contract_id]))
     plan = cur.filter(cur.rn == 0).select(plan_account=cur.account_id, plan=cur.plan)
     return agg.left_join(plan, agg.account_id == plan.plan_account).drop("plan_account")
+
+
+def _current_values(k: Any, cur: Any, suffix: str) -> dict[str, Any]:
+    """The aggregates over an account's current contracts (``cur`` marks them)."""
+    priced = cur & k.m.notnull()
+    return {
+        "arr_usd" + suffix: k.arr.sum(where=cur),
+        "margin_num" + suffix: (k.arr * k.m).sum(where=priced),
+        "margin_den" + suffix: k.arr.sum(where=priced),
+        "margin_plain" + suffix: k.m.mean(where=cur),
+        "term_days" + suffix: (k.e - k.s + 1).mean(where=cur & k.e.notnull()),
+    }
 
 
 def default_margin(contracts: Any) -> Any:
@@ -115,6 +146,9 @@ def contract_outcomes(contracts: Any, w: Window, fallback_margin: float) -> Any:
     """Per account: renewal decisions, churn and ARR in the horizon; revenue and gross profit in it."""
     t0, g, h = w.t0, w.grace_days, w.horizon_days
     c = _contracts(contracts)
+    # A contract that ended before the earliest open renewal decision neither
+    # decides, nor renews, nor earns in the horizon.
+    c = c.filter(c.e.isnull() | (c.e >= t0 - g))
     d = c.filter(c.e.notnull() & (c.e >= t0 - g) & (c.e <= t0 + h))
     # A contract end whose grace period runs past the end of the data cannot be
     # called a churn yet: the renewal may simply not be in the data.
@@ -182,6 +216,11 @@ def invoices_by_account(invoices: Any, w: Window) -> Any:
     )
     late = ~paid | (i.paid_on > i.due_on)
     in_horizon = (i.written_off_on > t) & (i.written_off_on <= ibis.literal(w.date(w.horizon_days)))
+    # Most invoices are older than a year and were paid before as_of: they count
+    # for none of the aggregates (an account without rows gets 0 and empty means
+    # downstream, as one whose rows all fail the conditions). Dropping them first
+    # keeps the grouping small.
+    i = i.filter((known & (i.issued_on >= y)) | (known & ~paid) | (i.written_off_on >= y))
     return i.group_by("account_id").aggregate(
         n_due=due.cast("int64").sum(),
         n_late=(due & late).cast("int64").sum(),
@@ -247,20 +286,43 @@ def usage_features(usage: Any, w: Window) -> Any:
     )
 
 
-def grade_features(grades: Any, last_quarter: int) -> Any:
-    """Per account: the mean grades of the latest quarter up to ``last_quarter`` (year * 4 + q - 1)."""
+def grade_periods(grades: Any) -> Any:
+    """The distinct ``period`` values of the grades (a few dozen quarters)."""
+    return grades.select(period=grades.period.cast("string")).distinct()
+
+
+def quarter_index(period: str) -> int | None:
+    """``year * 4 + quarter - 1`` of a period such as ``"2025Q2"``; None when it is not one."""
+    text = str(period).strip()
+    try:
+        return int(text[:4]) * 4 + int(text[-1]) - 1
+    except ValueError:
+        return None
+
+
+def grade_features(grades: Any, quarters: Mapping[str, int]) -> Any:
+    """Per account: the mean grades of its latest quarter among ``quarters``.
+
+    ``quarters`` maps each period value that counts at as_of (its quarter ended
+    before as_of) to its :func:`quarter_index`. Parsing the few distinct periods
+    once, instead of every grade's, and joining the small mapping keeps this a
+    plain hash join on a large table.
+    """
     g = grades.select(
         account_id=grades.account_id.cast("string"),
-        qi=grades.period.cast("string").left(4).cast("int64") * 4
-        + grades.period.cast("string").right(1).cast("int64") - 1,
+        period=grades.period.cast("string"),
         partnerability=_col(grades, "partnerability", "float64"),
         eagerness=_col(grades, "eagerness", "float64"),
         strategic_fit=_col(grades, "strategic_fit", "float64"),
         ref=_col(grades, "reference_willing", "string"),
     )
-    g = g.filter(g.qi <= last_quarter)
-    g = g.mutate(latest=g.qi.max().over(group_by=g.account_id))
-    g = g.filter(g.qi == g.latest)
+    keys = ibis.memtable(
+        {"period_key": list(quarters), "qi": [int(v) for v in quarters.values()]},
+        schema={"period_key": "string", "qi": "int64"},
+    )
+    g = g.join(keys, g.period == keys.period_key).drop("period", "period_key")
+    latest = g.group_by(latest_account="account_id").aggregate(latest=g.qi.max())
+    g = g.join(latest, (g.account_id == latest.latest_account) & (g.qi == latest.latest))
     # a missing answer stays missing: the comparison is null, and mean() skips it
     ref = (g.ref.lower().strip() == "yes").cast("float64")
     return g.group_by("account_id").aggregate(
@@ -274,12 +336,54 @@ def grade_features(grades: Any, last_quarter: int) -> Any:
 def data_end(tables: Mapping[str, Any]) -> Any | None:
     """The last event date in contracts, invoices, tickets and usage (for ``horizon_complete``)."""
     columns = {"contracts": "start_date", "invoices": "issued_on", "tickets": "opened_at", "usage": "date"}
-    parts = [
-        tables[name].aggregate(last=tables[name][col].cast("date").max())
-        for name, col in columns.items()
-        if name in tables
-    ]
+    parts = []
+    for name, col in columns.items():
+        if name not in tables:
+            continue
+        c = tables[name][col]
+        # the last day of a date or timestamp column is the day of its maximum: one
+        # cast instead of one per row (other types are cast first, as their order may differ)
+        last = c.max().cast("date") if c.type().is_temporal() else c.cast("date").max()
+        parts.append(tables[name].aggregate(last=last))
     if not parts:
         return None
     union = ibis.union(*parts) if len(parts) > 1 else parts[0]
     return union.aggregate(last=union["last"].max())["last"].as_scalar()
+
+
+def account_aggregates(
+    tables: Mapping[str, Any],
+    w: Window,
+    *,
+    fallback_margin: float,
+    costs: Mapping[str, float],
+    grade_quarters: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The per-account tables of one snapshot date, by source, starting with ``"contracts"``.
+
+    ``"contracts"`` has one row per account active at ``as_of`` (the snapshot's
+    rows); every other expression has at most one row per account, keyed by
+    ``account_id``. Each large table is read once, with conditional aggregates for
+    all of its windows, and reduced to one row per account in the engine: what
+    leaves the engine is per-account only. ``"accounts"`` carries the accounts
+    table's attributes under :data:`ACCOUNT_PREFIX`.
+    """
+    out = {
+        "contracts": contract_features(tables["contracts"], w),
+        "renewals and revenue": contract_outcomes(tables["contracts"], w, fallback_margin),
+    }
+    if "invoices" in tables:
+        out["invoices"] = invoices_by_account(tables["invoices"], w)
+    if "tickets" in tables:
+        out["tickets"] = tickets_by_account(tables["tickets"], w, costs)
+    if "usage" in tables:
+        out["usage"] = usage_features(tables["usage"], w)
+    if "am_grades" in tables:
+        out["am_grades"] = grade_features(tables["am_grades"], grade_quarters or {})
+    if "accounts" in tables:
+        a = tables["accounts"]
+        out["accounts"] = a.select(
+            account_id=a.account_id.cast("string"),
+            **{ACCOUNT_PREFIX + c: a[c] for c in a.columns if c != "account_id"},
+        )
+    return {name: e.mutate(**{KEY_HASH: e.account_id.hash()}) for name, e in out.items()}

@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from icp.churn import OUTCOME_COLUMNS, ChurnRiskModel, model_columns
 from icp.exceptions import DataQualityWarning, InsufficientDataError
 from icp.reasons import contributions, drivers, reasons
-from icp.risk import risk_band, risk_scores
+from icp.risk import event_outcomes, risk_band, risk_scores
 
 # Calibration deliberately undoes class weights (probabilities stay calibrated whatever the
 # weights), so the check that heavy weights flip predictions does not apply.
@@ -71,12 +71,17 @@ def test_a_feature_that_gives_the_outcome_away_is_dropped_with_a_warning():
     assert "cancellation_reason_code" in allowed.fit(frame, y).features_
 
 
-def test_excluded_and_identifier_like_columns_are_left_out():
+def test_excluded_free_text_and_identifier_like_columns_are_left_out():
     frame, y = _accounts()
-    frame["name"] = [f"Company {i}" for i in range(len(frame))]
+    frame["name"] = [f"Company {i % 300}" for i in range(len(frame))]  # names repeat: not unique
+    frame["contact_code"] = [f"K{i:05d}" for i in range(len(frame))]
     model = ChurnRiskModel(model="logistic", exclude=("arr_usd",), random_state=0).fit(frame, y)
-    assert "arr_usd" not in model.features_ and "name" not in model.features_
-    assert model.dropped_["name"].startswith("identifier-like")
+    assert not {"arr_usd", "name", "contact_code"} & set(model.features_)
+    assert model.dropped_["name"].startswith("free text")
+    assert model.dropped_["contact_code"].startswith("identifier-like")
+    # a tiny table too: the name guard does not depend on the row count
+    small = ChurnRiskModel(model="logistic").fit(frame.head(15), np.r_[np.zeros(8), np.ones(7)])
+    assert "name" not in small.features_
 
 
 @pytest.mark.parametrize("kind", ["logistic", "hgb"])
@@ -162,3 +167,28 @@ def test_risk_list_has_arr_at_risk_reasons_and_joined_segments():
     assert scores.arr_at_risk_usd.is_monotonic_decreasing
     assert (scores.segment == "steady").all()
     assert scores.reasons.str.contains("risk").all()
+
+
+def test_dated_churn_events_label_each_snapshot_by_its_own_horizon():
+    panel = pd.DataFrame({"account_id": ["a", "a", "b", "c"],
+                          "as_of": pd.to_datetime(["2023-03-31", "2024-03-31", "2023-03-31", "2023-03-31"]),
+                          "churned": False})
+    events = pd.DataFrame({"account_id": ["a", "b", "b"],
+                           "churn_date": ["2024-06-01", "2023-03-31", "2023-09-01"]})
+    labelled = event_outcomes(panel, events, horizon_days=365)
+    # a: the 2024 event is outside the 2023 snapshot's year; b: an event on as_of itself does not count
+    assert labelled.churned.tolist() == [False, True, True, False]
+    assert labelled.churn_date.iloc[2] == pd.Timestamp("2023-09-01")
+    assert not panel.churned.any()  # the input is not changed
+
+
+def test_usage_ratios_are_derived_and_explained_in_business_language():
+    frame, y = _accounts(600)
+    rng = np.random.default_rng(2)
+    per_user = np.exp(rng.normal(np.log(300.0) - 1.5 * y, 0.8))  # churners use the product less
+    frame = frame.assign(events_90d=per_user * frame.tenure_months,
+                         active_users=frame.tenure_months, employees=100.0)
+    model = ChurnRiskModel(model="logistic", random_state=0).fit(frame, y)
+    assert {"events_per_active_user", "active_user_share"} <= set(model.features_)
+    text = " ".join(reasons(model, frame.head(20), top=2).text)
+    assert "Product events per active user" in text

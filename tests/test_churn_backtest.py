@@ -67,14 +67,22 @@ class _Spy(ChurnRiskModel):
 def test_walk_forward_trains_only_on_snapshots_whose_outcome_window_closed():
     _Spy.seen = []
     panel = _panel()
+    panel.attrs["grace_period_days"] = 30  # a churn is only final 30 days after the window
     result = backtest(panel, model=_Spy(model="logistic"), horizon_days=365, min_train_rows=200)
     scored = pd.to_datetime(result.predictions["fold"].unique())
     assert len(scored) == len(_Spy.seen)
     for q, (latest_train, _) in zip(sorted(scored), _Spy.seen):
-        assert latest_train + pd.Timedelta(days=365) <= q
+        assert latest_train + pd.Timedelta(days=395) <= q
     assert result.kind == "time"
     assert result.summary.loc["model", "roc_auc"] > 0.7
     assert set(result.summary.index) == {"model", "baseline"}
+
+
+def test_last_quarters_limits_the_backtest_to_the_most_recent_scoreable_quarters():
+    panel = _panel()
+    full = backtest(panel, model=ChurnRiskModel(model="logistic"), horizon_days=365)
+    recent = backtest(panel, model=ChurnRiskModel(model="logistic"), horizon_days=365, last_quarters=2)
+    assert sorted(recent.predictions.fold.unique()) == sorted(full.predictions.fold.unique())[-2:]
 
 
 def test_quarters_with_incomplete_outcomes_are_not_scored():

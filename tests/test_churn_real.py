@@ -31,12 +31,18 @@ needs_raven = pytest.mark.skipif(not RAVEN.exists(), reason="../shared/datasets/
 # the latest quarter whose whole horizon the sample (ending 2025-12-31) covers.
 SCORED_AT = pd.Timestamp("2024-12-31")
 HORIZON = 365
+GRACE = 30  # a churn is confirmed 30 days after the contract end: labels of as_of are final at as_of + 395
 
 
 @pytest.fixture(scope="module")
 def sample_oot():
+    import sys
+
     from icp.io import load
     from icp.snapshot import quarter_ends, snapshot
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _churn_truth import planted_probability
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -44,34 +50,41 @@ def sample_oot():
         panel = snapshot(data, as_of=quarter_ends("2022Q2:2024Q4"), horizon=f"{HORIZON}d")
     due = panel[panel["renewal_due"]]
     as_of = pd.to_datetime(due["as_of"])
-    train = due[as_of + pd.Timedelta(days=HORIZON) <= SCORED_AT]
+    train = due[as_of + pd.Timedelta(days=HORIZON + GRACE) <= SCORED_AT]
     scored = due[as_of == SCORED_AT]
     model = ChurnRiskModel(model="hgb", random_state=42).fit(train, train["churned"])
     p = pd.Series(model.predict_proba(scored)[:, 1], index=scored["account_id"].to_numpy())
-    truth = pd.read_csv(SAMPLE / "ground_truth" / "renewal_decisions.csv", parse_dates=["decision_date"])
+    truth = pd.read_csv(SAMPLE / "ground_truth" / "renewal_decisions.csv", parse_dates=["decision_date"],
+                        dtype={"account_id": str})
     window = (truth.decision_date > SCORED_AT) & (truth.decision_date <= SCORED_AT + pd.Timedelta(days=HORIZON))
-    decisions = truth[window].assign(p=lambda t: t.account_id.map(p)).dropna(subset=["p"])
+    decisions = truth[window].assign(p=lambda t: t.account_id.map(p)).dropna(subset=["p"]).reset_index(drop=True)
+    # the planted formula without its noise: at each decision's own quarter end (what the
+    # truth uses) and at the scoring date (the best probability observable when scoring)
+    decisions["noise_free"] = planted_probability(SAMPLE, decisions)
+    decisions["at_scoring"] = planted_probability(SAMPLE, decisions, seen_at=pd.Series(SCORED_AT, index=decisions.index))
     return decisions
 
 
 @needs_sample
 @pytest.mark.slow
-def test_sample_out_of_time_auc_is_close_to_the_planted_truths(sample_oot):
+def test_planted_formula_rebuilt_from_the_files_reproduces_the_truth_up_to_its_noise(sample_oot):
     d = sample_oot
-    assert len(d) > 1000
-    model_auc = roc_auc_score(d.churned, d.p)
-    true_auc = roc_auc_score(d.churned, d.churn_probability)
-    # measured 0.771 against 0.832 (ratio 0.93): see the issue's report for why 0.95 is not reached
-    assert model_auc >= 0.90 * true_auc
+    logit = np.log(d.churn_probability / (1 - d.churn_probability))
+    residual = logit - np.log(d.noise_free / (1 - d.noise_free))
+    assert abs(residual.mean()) < 0.05 and 0.2 < residual.std() < 0.3  # the planted noise sd is 0.25
 
 
 @needs_sample
 @pytest.mark.slow
-@pytest.mark.xfail(reason="measured ratio 0.93: a quarter-end snapshot is up to a year staler than "
-                          "the planted probabilities' inputs", strict=False)
 def test_sample_out_of_time_auc_reaches_95_percent_of_the_planted_truths(sample_oot):
     d = sample_oot
-    assert roc_auc_score(d.churned, d.p) >= 0.95 * roc_auc_score(d.churned, d.churn_probability)
+    assert len(d) > 1000
+    model_auc = roc_auc_score(d.churned, d.p)
+    # measured: model 0.804; true probabilities 0.832; without their noise 0.824; the planted
+    # formula on the state at the scoring date (what a snapshot can see then) 0.822
+    assert model_auc >= 0.95 * roc_auc_score(d.churned, d.churn_probability)
+    assert model_auc >= 0.95 * roc_auc_score(d.churned, d.at_scoring)
+    assert roc_auc_score(d.churned, d.at_scoring) < roc_auc_score(d.churned, d.churn_probability)
 
 
 @needs_sample
@@ -80,10 +93,19 @@ def test_sample_out_of_time_probabilities_are_calibrated(sample_oot):
     d = sample_oot
     ece = expected_calibration_error(d.churned, d.p)
     floor = expected_calibration_error(d.churned, d.churn_probability)  # binomial noise alone
-    # measured 0.033 (the true probabilities: 0.015); most of it is the fall in the churn rate
-    # from the training years (0.25) to the scored year (0.20)
-    assert ece <= 0.045
+    # measured 0.034 (the true probabilities: 0.015); most of it is the fall in the churn rate
+    # from the training years (0.26) to the scored year (0.20): the model predicts 0.23 on average
+    assert ece <= 0.04
     assert floor < ece
+
+
+@needs_sample
+@pytest.mark.slow
+@pytest.mark.xfail(reason="measured ECE 0.034: the churn rate falls from 0.26 in the labelled years to 0.20 "
+                          "in the scored one and the model is not recalibrated to the newer base rate yet",
+                   strict=False)
+def test_sample_out_of_time_calibration_error_reaches_the_target(sample_oot):
+    assert expected_calibration_error(sample_oot.churned, sample_oot.p) <= 0.03
 
 
 def _telco() -> pd.DataFrame:
@@ -108,8 +130,6 @@ def test_telco_cross_validated_auc_and_lift_reach_the_reference():
 @needs_raven
 @pytest.mark.shared
 @pytest.mark.slow
-@pytest.mark.xfail(reason="RavenStack's contract chain gives 1 churn in the snapshots whose 365-day outcome "
-                          "is known (2023); the snapshot does not use its churn_events yet", strict=False)
 def test_ravenstack_runs_and_reports_near_chance_metrics_with_a_warning(tmp_path):
     from icp.cli import main
 
@@ -122,8 +142,11 @@ def test_ravenstack_runs_and_reports_near_chance_metrics_with_a_warning(tmp_path
     metrics = json.loads((tmp_path / "model_metrics.json").read_text())
     auc = metrics["evaluation"]["summary"]["model"]["roc_auc"]
     assert auc is None or abs(auc - 0.5) < 0.15
-    assert any("Weak signal" in w or "churn" in w.lower() for w in metrics["warnings"])
-    assert (tmp_path / "risk_scores.csv").exists()
+    assert any("Weak signal" in w for w in metrics["warnings"])
+    # its contract chains show 1 churn: churn comes from its dated churn events, said twice
+    assert metrics["churn_label_source"] == "churn events (ravenstack_churn_events.csv)"
+    assert any("churn events" in w for w in metrics["warnings"])
+    assert len(pd.read_csv(tmp_path / "risk_scores.csv")) > 100
 
 
 @needs_telco

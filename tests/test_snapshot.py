@@ -7,6 +7,7 @@ import datetime as dt
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from icp.config import Config
@@ -297,3 +298,38 @@ def test_feature_dictionary_documents_every_made_column():
     assert {"feature", "group", "meaning", "unit", "formula"} <= set(FEATURE_DICTIONARY.columns)
     assert set(FEATURE_DICTIONARY["feature"]) == set(FEATURE_COLUMNS) | set(OUTCOME_COLUMNS)
     assert FEATURE_DICTIONARY[["meaning", "unit", "formula"]].map(bool).all().all()
+
+
+def test_usage_trend_is_empty_when_the_earlier_window_predates_the_tenure():
+    # a5 became a customer 120 days before as_of: its "previous 90 days" start before
+    # its first contract, so the trend would compare a partial quarter with a full one
+    as_of = D(2024, 9, 30)
+    frames = tiny_frames()
+    starts = {"a5": as_of - dt.timedelta(days=120), "a6": as_of - dt.timedelta(days=180)}
+    frames["contracts"] = pd.concat([frames["contracts"], pd.DataFrame({
+        "contract_id": ["c7", "c8"], "account_id": ["a5", "a6"], "start_date": list(starts.values()),
+        "end_date": [D(2025, 12, 31)] * 2, "arr_usd": [9000.0] * 2, "gross_margin_pct": [70.0] * 2,
+        "plan": ["pro"] * 2})], ignore_index=True)
+    weeks = pd.date_range(as_of - dt.timedelta(days=175), as_of - dt.timedelta(days=1), freq="7D").date
+    frames["usage"] = pd.concat([frames["usage"]] + [pd.DataFrame({
+        "account_id": a, "date": weeks, "active_users": 3.0, "events": 10.0}) for a in starts], ignore_index=True)
+    snap = snapshot(make_dataset(frames), as_of=as_of).set_index("account_id")
+    assert snap.loc["a5", "events_90d"] > 0
+    assert np.isnan(snap.loc["a5", "usage_trend_90d"])
+    # a tenure of exactly 180 days covers the earlier window: the trend is computed
+    assert snap.loc["a6", "usage_trend_90d"] == pytest.approx(
+        snap.loc["a6", "events_90d"] / (10.0 * sum(d < as_of - dt.timedelta(days=90) for d in weeks)) - 1)
+    assert snap.loc["a1", "usage_trend_90d"] == 4.0
+
+
+def test_per_account_tables_line_up_by_key_even_when_hashes_collide():
+    from icp.snapshot_fetch import _row_positions
+
+    keys = pa.chunked_array([pa.array(["a", "b", "c"])])
+    part = pa.chunked_array([pa.array(["c", "x", "a", "a"])])  # "a" twice: its first row counts
+    expected = [2, None, 0]
+    distinct = _row_positions(keys, np.array([1, 2, 3]), [(part, np.array([3, 9, 1, 1]))])
+    assert distinct[0].to_pylist() == expected
+    # "x" hashes like "b", or two snapshot keys share a hash: aligned by value instead
+    assert _row_positions(keys, np.array([1, 2, 3]), [(part, np.array([3, 2, 1, 1]))])[0].to_pylist() == expected
+    assert _row_positions(keys, np.array([1, 1, 3]), [(part, np.array([3, 1, 1, 1]))])[0].to_pylist() == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ def register(subparsers: Any) -> None:
                         help="gradient boosting, spline logistic regression, or auto (chosen by inner CV)")
     parser.add_argument("--history-quarters", dest="history", type=int, default=16, metavar="N",
                         help="quarter-end snapshots before --as-of used for training and backtest (default 16)")
+    parser.add_argument("--backtest-quarters", dest="backtest_quarters", type=int, default=4, metavar="N",
+                        help="most recent quarters scored in the walk-forward backtest (default 4)")
     parser.add_argument("--top-reasons", dest="top", type=int, default=3, metavar="N",
                         help="drivers listed per account (default 3)")
     parser.set_defaults(handler=run)
@@ -67,14 +70,77 @@ def _progress_bar():
                     console=_common.console_err, transient=True)
 
 
+def _event_file(dataset: Any) -> tuple[Path, str, str] | None:
+    """The dated churn-events file declared under churn_labels, if any: (path, account column, date column)."""
+    source = Path(str(dataset.source))
+    folder = source if source.is_dir() else source.parent
+    for entry in dataset.config.get("churn_labels") or []:
+        if isinstance(entry, dict) and entry.get("file"):
+            path = folder / str(entry["file"])
+            if path.exists():
+                return path, str(entry.get("account_column", "account_id")), str(entry.get("date_column", "churn_date"))
+    return None
+
+
+def _labelled(panel: pd.DataFrame, as_of: dt.date, horizon: int, delay: int) -> pd.DataFrame:
+    """Snapshots before as_of whose outcome window and grace period were over by as_of."""
+    when = pd.to_datetime(panel["as_of"])
+    return panel[(when + pd.Timedelta(days=horizon + delay) <= pd.Timestamp(as_of)).to_numpy()]
+
+
+def _due(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["renewal_due"].fillna(False).astype(bool).to_numpy()] if "renewal_due" in frame else frame
+
+
+def _time_to_churn(result: Any, history: pd.DataFrame, train: pd.DataFrame, features: list[str],
+                   bands: Any, horizon: int, out: Path) -> dict[str, Any]:
+    """Kaplan-Meier by risk band of the out-of-time scores, and a Cox model on the training rows."""
+    from icp.exceptions import InsufficientDataError
+    from icp.risk import risk_band
+    from icp.survival import fit_cox, kaplan_meier_by_band
+
+    found: dict[str, Any] = {}
+    if result.kind == "time" and "churn_date" in history.columns:
+        keyed = history.assign(fold=pd.to_datetime(history["as_of"]).dt.date.astype(str),
+                               account_id=history["account_id"].astype(str))
+        scored = result.predictions.assign(account_id=lambda f: f["account_id"].astype(str)).merge(
+            keyed[["account_id", "fold", "as_of", "churn_date"]], on=["account_id", "fold"], how="left")
+        scored.attrs = dict(history.attrs)
+        km = kaplan_meier_by_band(scored, risk_band(scored["model"], bands), horizon_days=horizon)
+        found["kaplan_meier_by_band"] = {
+            "scores": "out-of-time scores of the backtest, by the risk band of their probability",
+            "summary": km.summary.astype(object).where(km.summary.notna(), None).to_dict("records"),
+        }
+    from icp.churn_pipeline import derive_features
+
+    try:
+        cox = fit_cox(derive_features(train), features, horizon_days=horizon)
+    except InsufficientDataError as exc:
+        found["cox"] = {"error": str(exc)}
+        return found
+    table = cox.summary.reset_index()
+    table.to_csv(out / "cox_summary.csv", index=False)
+    found["cox"] = {
+        "fitted_on": f"{len(train):,} labelled training snapshot rows (concordance is in-sample)",
+        "concordance": cox.concordance, "penalizer": cox.penalizer, "dropped": dict(cox.dropped),
+        "proportional_hazards_violations": list(cox.violations), "notes": list(cox.notes),
+        "summary": table.astype(object).where(table.notna(), None).to_dict("records"),
+        "file": "cox_summary.csv",
+    }
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     """Fit, backtest and score; write risk_scores.csv and model_metrics.json."""
+    from sklearn.base import clone
+
     from icp.backtest import backtest, cross_validate
     from icp.churn import ChurnRiskModel
     from icp.exceptions import DataQualityWarning, InsufficientDataError, SchemaError
-    from icp.risk import risk_scores
+    from icp.risk import event_outcomes, risk_scores
     from icp.snapshot import parse_as_of, snapshot
 
+    started = time.perf_counter()
     dataset = _common.load_from_args(args)
     config = dataset.config
     seed = int(config.get("random_state", 42))
@@ -87,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         random_state=seed,
     )
     out = _common.out_dir(args)
-    caught: list[str] = []
+    label_source = "contracts"
+    survival: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as records, _progress_bar() as bar:
         warnings.simplefilter("always")
         task = bar.add_task("Backtesting the churn model", total=None)
@@ -97,10 +164,13 @@ def run(args: argparse.Namespace) -> int:
 
         if dataset.form == "single":
             frame = snapshot(dataset)
-            result = cross_validate(frame, model=model, n_splits=5, random_state=seed, progress=progress)
             fitted = model.fit(frame, frame["churned"].astype(bool))
+            # the kind chosen on all rows is refitted in every fold (the choice is one bit of
+            # information; re-choosing per fold would triple the cost)
+            kind = clone(model).set_params(model=fitted.model_) if args.model == "auto" else model
+            result = cross_validate(frame, model=kind, n_splits=5, random_state=seed, progress=progress)
             current = frame[~frame["churned"].astype(bool)]
-            as_of, horizon, train_rows = None, None, len(frame)
+            as_of, horizon, train, history = None, None, frame, frame
         else:
             if not args.as_of:
                 raise SchemaError(
@@ -109,22 +179,43 @@ def run(args: argparse.Namespace) -> int:
                 )
             as_of = parse_as_of(args.as_of)[-1]
             horizon = int(config.get("horizon_days", 365))
+            delay = int(config.get("grace_period_days", 30))
             bar.update(task, description="Building quarterly snapshots")
             panel = snapshot(dataset, as_of=_quarter_ends_before(as_of, args.history), progress=progress)
             history = panel[pd.to_datetime(panel["as_of"]) < pd.Timestamp(as_of)]
-            closed = history[pd.to_datetime(history["as_of"]) + pd.Timedelta(days=horizon) <= pd.Timestamp(as_of)]
-            population = "renewal_due" if "renewal_due" in closed else None
-            train = closed[closed["renewal_due"].fillna(False).astype(bool)] if population else closed
-            if population and int(train["churned"].astype(bool).sum()) < 10:
+            closed = _labelled(history, as_of, horizon, delay)
+            train = _due(closed)
+            churners = int(train["churned"].astype(bool).sum()) if "churned" in train else 0
+            events = _event_file(dataset)
+            if churners < 10 and events is not None:
+                path, account_column, date_column = events
+                table = pd.read_csv(path, dtype={account_column: str})
+                table = table.rename(columns={account_column: "account_id", date_column: "churn_date"})
+                history = event_outcomes(history, table, horizon_days=horizon)
+                closed = _labelled(history, as_of, horizon, delay)
+                train = closed
+                label_source = f"churn events ({path.name})"
                 warnings.warn(
-                    f"Only {int(train['churned'].astype(bool).sum())} account(s) with a renewal decision "
-                    "churned in the closed history. Expected 10 or more. The model is trained on every "
-                    "active account instead (churned within the horizon or not).",
+                    f"Only {churners} account(s) with a renewal decision churned in the contract history "
+                    f"whose outcome is known. Expected 10 or more. Churn is labelled from the dated churn "
+                    f"events in {path.name} instead (a churn event within {horizon} days after each "
+                    f"snapshot; {int(train['churned'].sum())} of {len(train):,} labelled snapshot rows churned).",
                     DataQualityWarning, stacklevel=1)
-                population, train = None, closed
+            elif churners < 10:
+                warnings.warn(
+                    f"Only {churners} account(s) with a renewal decision churned in the closed history. "
+                    "Expected 10 or more. The model is trained on every active account instead "
+                    "(churned within the horizon or not).",
+                    DataQualityWarning, stacklevel=1)
+                train = closed
+            population = "renewal_due" if label_source == "contracts" and len(_due(closed)) == len(train) else None
+            bar.update(task, description="Fitting the churn model")
+            fitted = model.fit(train, train["churned"].astype(bool))
+            kind = clone(model).set_params(model=fitted.model_) if args.model == "auto" else model
             try:
-                result = backtest(history, model=model, horizon_days=horizon, random_state=seed,
-                                  population=population, progress=progress)
+                result = backtest(history, model=kind, horizon_days=horizon, random_state=seed,
+                                  population=population, label_delay_days=delay,
+                                  last_quarters=args.backtest_quarters, progress=progress)
             except InsufficientDataError as exc:
                 # too short a history to walk forward: an account-grouped cross-validation on the
                 # snapshots whose outcomes are known is the honest fallback, flagged as such
@@ -133,10 +224,12 @@ def run(args: argparse.Namespace) -> int:
                     f"the {len(train):,} snapshot rows with known outcomes instead, which is less "
                     "strict than a walk-forward backtest.",
                     DataQualityWarning, stacklevel=1)
-                result = cross_validate(train, model=model, n_splits=5, random_state=seed, progress=progress)
-            fitted = model.fit(train, train["churned"].astype(bool))
+                folds = max(2, min(5, int(train["churned"].astype(bool).sum())))
+                result = cross_validate(train, model=kind, n_splits=folds, random_state=seed, progress=progress)
             current = panel[pd.to_datetime(panel["as_of"]) == pd.Timestamp(as_of)]
-            train_rows = len(train)
+            bar.update(task, description="Time to churn: Kaplan-Meier and Cox")
+            survival = _time_to_churn(result, history, train, list(fitted.features_),
+                                      config.get("risk_bands"), horizon, out)
         bar.update(task, description="Scoring current customers")
         extra = _joined_inputs(out)
         scores = risk_scores(fitted, current, bands=config.get("risk_bands"), top_reasons=args.top,
@@ -147,15 +240,21 @@ def run(args: argparse.Namespace) -> int:
         "as_of": as_of.isoformat() if as_of else None,
         "horizon_days": horizon,
         "form": dataset.form,
+        "churn_label_source": label_source,
         "model": fitted.model_,
         "model_selection": None if fitted.selection_ is None else fitted.selection_.reset_index().to_dict("records"),
-        "training_rows": train_rows,
+        "model_selection_note": (
+            "model kind chosen by inner cross-validated log loss on the training rows, then refitted "
+            "in every backtest quarter or fold" if args.model == "auto" else "model kind given by --model"),
+        "training_rows": len(train),
         "features": list(fitted.features_),
         "dropped_columns": dict(fitted.dropped_),
         "evaluation": result.to_dict(),
+        "time_to_churn": survival,
         "risk_bands": dict(config.get("risk_bands") or {}),
         "accounts_scored": len(scores),
         "arr_at_risk_usd": float(scores["arr_at_risk_usd"].sum(skipna=True)),
+        "seconds": round(time.perf_counter() - started, 1),
         "warnings": sorted(set(caught)),
     }
     (out / "model_metrics.json").write_text(json.dumps(metrics, indent=2, default=str), encoding="utf-8")
@@ -184,4 +283,10 @@ def _print(result: Any, scores: pd.DataFrame, metrics: dict[str, Any], out: Path
     console.print("Accounts by risk band: " + ", ".join(
         f"{band} {int(r.accounts):,}" + (f" (${r.arr_at_risk_usd:,.0f} ARR at risk)" if with_arr else "")
         for band, r in bands.iterrows()))
-    console.print(f"Wrote risk_scores.csv and model_metrics.json to {out}/")
+    cox = (metrics.get("time_to_churn") or {}).get("cox") or {}
+    if "concordance" in cox:
+        console.print(f"Time to churn: Cox model concordance {cox['concordance']:.3f} "
+                      f"({len(cox['proportional_hazards_violations'])} covariate(s) with time-varying effects); "
+                      "Kaplan-Meier by risk band in model_metrics.json")
+    written = "risk_scores.csv, model_metrics.json" + (" and cox_summary.csv" if "concordance" in cox else "")
+    console.print(f"Wrote {written} to {out}/")
