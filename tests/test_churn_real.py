@@ -101,8 +101,9 @@ def test_sample_out_of_time_probabilities_are_calibrated(sample_oot):
 
 @needs_sample
 @pytest.mark.slow
-@pytest.mark.xfail(reason="measured ECE 0.034: the churn rate falls from 0.26 in the labelled years to 0.20 "
-                          "in the scored one and the model is not recalibrated to the newer base rate yet",
+@pytest.mark.xfail(reason="measured ECE 0.034 (true probabilities 0.015): the model is calibrated on every "
+                          "labelled quarter but over-predicts the 2024Q4 mix of accounts (mean 0.228 against "
+                          "0.199); a logit shift fitted on the latest labelled quarters is about zero",
                    strict=False)
 def test_sample_out_of_time_calibration_error_reaches_the_target(sample_oot):
     assert expected_calibration_error(sample_oot.churned, sample_oot.p) <= 0.03
