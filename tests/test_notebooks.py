@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from icp.report import lint_notebook, read_parameters
-from icp.report_runner import load_suite, run_report
+from icp.report.runner import load_suite, run_report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -75,7 +75,7 @@ def telco_report(tmp_path_factory):
     if not TELCO.exists():
         pytest.skip(f"the Telco dataset is not beside the checkout ({TELCO.parent} is absent)")
     out = tmp_path_factory.mktemp("telco")
-    return run_report(TELCO, quarter="2025Q4", out=out, id_column="customerID", churn="Churn=Yes")
+    return run_report(TELCO, quarter="2025Q4", out=out, id_column="customerID", churn="Churn=Yes", keep_work=True)
 
 
 def _failure(result) -> str:
@@ -97,7 +97,7 @@ def test_every_notebook_runs_on_the_sample(sample_report):
 def test_sample_report_writes_the_results_of_every_analysis(sample_report):
     assert sample_report.ok, _failure(sample_report)
     results = sample_report.folder / "results"
-    for name in ("validation.json", "segments.csv", "segment_profiles.csv", "icp_rules.csv",
+    for name in ("validation.json", "segments.csv", "segment_profiles.csv", "segment_retention.csv", "icp_rules.csv",
                  "icp_profile.json", "icp_membership.csv", "risk_scores.csv", "model_metrics.json",
                  "grades.csv", "prospect_scores.csv", "leadership_summary.json"):
         assert (results / name).exists(), name
@@ -105,6 +105,9 @@ def test_sample_report_writes_the_results_of_every_analysis(sample_report):
     assert 3 <= len(summary["actions"]) <= 5
     assert summary["statement"]["for"] and summary["statement"]["not_for"]
     assert summary["top_risks"] and summary["top_risks"][0]["arr_at_risk_usd"] > 0
+    assert all("risk" in r["reasons"] for r in summary["top_risks"])  # each top risk says why
+    icp = json.loads((results / "icp_profile.json").read_text())
+    assert "write-offs" in {m["measure"] for m in icp["leadership"]}  # the horizon's write-offs are shared out
 
 
 @pytest.mark.slow
@@ -117,6 +120,10 @@ def test_every_notebook_that_makes_sense_runs_on_telco_single_table(telco_report
     assert set(skipped) == {"06_prospect_scoring"}
     index = (telco_report.folder / "index.html").read_text()
     assert "Not run for this data" in index and "Prospect scoring" in index
+    metrics = json.loads((telco_report.folder / "results" / "model_metrics.json").read_text())
+    assert metrics["scoring"].startswith("out of fold")  # never the base rate of an in-sample fit
+    churn_page = (telco_report.folder / "html" / "04_churn_risk.html").read_text()
+    assert "out of fold" in churn_page
 
 
 def _chromium() -> str | None:
@@ -159,16 +166,18 @@ def test_index_and_leadership_summary_render_in_a_browser_with_their_numbers(sam
 
 
 @pytest.mark.slow
-def test_cluster_explorer_notebook_runs_headless_and_shows_its_widget(sample_report, tmp_path):
+@pytest.mark.parametrize("which", ["sample_report", "telco_report"])
+def test_cluster_explorer_notebook_runs_headless_and_shows_its_widget(which, request, tmp_path):
     import nbformat
     import papermill
 
-    assert sample_report.ok, _failure(sample_report)
-    work = sample_report.folder.parent / "2025Q4.work"
+    result = request.getfixturevalue(which)  # the explorer reads the cache of that run
+    assert result.ok, _failure(result)
+    params = {key: result.manifest["parameters"][key] for key in ("data", "id_column", "churn")}
+    params.update(quarter="2025Q4", work_dir=str(result.folder.parent / "2025Q4.work"))
     out = tmp_path / "explorer.ipynb"
     papermill.execute_notebook(str(NOTEBOOKS / "08_cluster_explorer.ipynb"), str(out), kernel_name="python3",
-                               parameters={"data": str(SAMPLE), "quarter": "2025Q4", "work_dir": str(work)},
-                               progress_bar=False, cwd=str(tmp_path))
+                               parameters=params, progress_bar=False, cwd=str(tmp_path))
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
@@ -177,13 +186,12 @@ def test_cluster_explorer_notebook_runs_headless_and_shows_its_widget(sample_rep
 
 @pytest.mark.slow
 def test_explorer_on_the_sample_answers_what_if_questions(sample_report):
-    from icp import report_analyses
-    from icp.report import validate_parameters
+    from icp.report import analyses, validate_parameters
 
     assert sample_report.ok, _failure(sample_report)
     ctx = validate_parameters(data=str(SAMPLE), quarter="2025Q4",
                               work_dir=str(sample_report.folder.parent / "2025Q4.work"))
-    explorer = report_analyses.explorer(ctx)
+    explorer = analyses.explorer(ctx)
     start = dict(explorer.what_if_)
     assert 0 < start["coverage"] < 1 and 0 < start["arr_share"] < 1
     # the ICP's accounts are expected to churn less than the rest

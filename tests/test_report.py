@@ -25,8 +25,8 @@ from icp.report import (
     read_parameters,
     validate_parameters,
 )
-from icp.report_html import render_index, strip_remote_scripts
-from icp.report_runner import load_suite, run_report
+from icp.report.html import render_index, strip_remote_scripts
+from icp.report.runner import load_suite, run_report
 
 HERE = Path(__file__).resolve().parent
 SUITE = HERE / "data" / "notebooks"

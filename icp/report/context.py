@@ -26,7 +26,8 @@ from typing import Any
 import pandas as pd
 
 from icp.exceptions import SchemaError
-from icp.report import COMMON_PARAMETERS, file_fingerprint, parse_quarter, quarter_end
+from icp.report.params import COMMON_PARAMETERS, parse_quarter, quarter_end
+from icp.report.provenance import file_fingerprint
 
 __all__ = ["ReportContext", "OPTION_RULES"]
 
@@ -262,7 +263,7 @@ class ReportContext:
     def dataset(self) -> Any:
         """The loaded, validated :class:`~icp.dataset.Dataset` (validated once per run)."""
         if "dataset" not in self._memory:
-            from icp.report_data import load_dataset
+            from icp.report.data import load_dataset
 
             self._memory["dataset"] = load_dataset(self)
         return self._memory["dataset"]
@@ -272,7 +273,7 @@ class ReportContext:
 
         In the single-table form this is the customers table with its outcome.
         """
-        from icp.report_data import build_snapshot
+        from icp.report.data import build_snapshot
 
         when = pd.Timestamp(as_of or self.as_of).date()
         return self.cached_frame(f"snapshot_{when.isoformat()}", lambda: build_snapshot(self, when))
@@ -291,7 +292,7 @@ class ReportContext:
         """
         if self.results_dir is None:
             return None
-        from icp.report_data import write_file
+        from icp.report.data import write_file
 
         return write_file(self.results_dir / name, value)
 

@@ -5,6 +5,10 @@
     folder; write ``results/validation.json``; skip notebooks whose tables are absent.
 ``snapshot``
     Build the snapshot at the quarter's end and keep it as Parquet.
+``history``
+    Build the panel of past snapshots whose outcomes are known (see
+    :func:`icp.report.analyses.history`) that the ICP, churn and segment
+    notebooks learn from, once for all of them.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ def _prepare_snapshot(ctx: Any, specs: Sequence[Any]) -> list[tuple[str, str]]:
     return []
 
 
-PREPARE_STEPS = {"dataset": _prepare_dataset, "snapshot": _prepare_snapshot}
+def _prepare_history(ctx: Any, specs: Sequence[Any]) -> list[tuple[str, str]]:
+    from icp.report.analyses import history
+
+    history(ctx)
+    return []
+
+
+PREPARE_STEPS = {"dataset": _prepare_dataset, "snapshot": _prepare_snapshot, "history": _prepare_history}
 
 
 def run_prepare(step: str, ctx: Any, specs: Sequence[Any]) -> list[tuple[str, str]]:
@@ -46,7 +57,7 @@ def run_prepare(step: str, ctx: Any, specs: Sequence[Any]) -> list[tuple[str, st
     >>> run_prepare("nothing", None, [])
     Traceback (most recent call last):
     ...
-    icp.exceptions.SchemaError: The report suite asks for the preparation step 'nothing'. Expected one of: dataset, snapshot. Fix 'prepare' in suite.yaml.
+    icp.exceptions.SchemaError: The report suite asks for the preparation step 'nothing'. Expected one of: dataset, snapshot, history. Fix 'prepare' in suite.yaml.
     """
     if step not in PREPARE_STEPS:
         raise SchemaError(

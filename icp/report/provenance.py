@@ -37,7 +37,8 @@ def git_commit(path: str | Path | None = None) -> str:
 
     Examples
     --------
-    >>> len(git_commit()) in (7, 40) or git_commit() == "unknown"
+    >>> commit = git_commit()
+    >>> len(commit.removesuffix("-dirty")) == 40 or commit == "unknown"
     True
     """
     where = Path(path) if path is not None else Path(__file__).resolve().parent

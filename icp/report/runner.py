@@ -28,16 +28,15 @@ from typing import Any
 import yaml
 
 from icp.exceptions import IcpError, SchemaError
-from icp.report import (
+from icp.report.params import (
     COMMON_PARAMETERS,
     NotebookParameter,
     coerce_parameters,
-    git_commit,
     lint_notebook,
     read_parameters,
-    versions,
 )
-from icp.report_worker import execute_notebook, init_worker, warm_up
+from icp.report.provenance import git_commit, versions
+from icp.report.worker import execute_notebook, init_worker, warm_up
 
 __all__ = ["NotebookSpec", "ReportResult", "load_suite", "run_report", "default_notebooks_dir"]
 
@@ -48,7 +47,7 @@ ProgressCallback = Callable[[str, Mapping[str, Any]], None]
 
 @dataclass(frozen=True)
 class NotebookSpec:
-    """One notebook of the suite, as declared in ``report_suite.yaml``."""
+    """One notebook of the suite, as declared in ``suite.yaml``."""
 
     file: str
     title: str
@@ -84,7 +83,7 @@ class ReportResult:
 
 def default_notebooks_dir() -> Path:
     """The ``notebooks/`` folder of the ICP Lens checkout."""
-    return Path(__file__).resolve().parents[1] / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def load_suite(notebooks_dir: str | Path | None = None) -> tuple[list[str], list[NotebookSpec]]:
@@ -105,7 +104,7 @@ def load_suite(notebooks_dir: str | Path | None = None) -> tuple[list[str], list
     if local is not None and local.exists():
         raw = yaml.safe_load(local.read_text(encoding="utf-8"))
     else:
-        raw = yaml.safe_load(resources.files("icp").joinpath("report_suite.yaml").read_text(encoding="utf-8"))
+        raw = yaml.safe_load(resources.files("icp.report").joinpath("suite.yaml").read_text(encoding="utf-8"))
     specs = []
     for item in raw.get("notebooks", []):
         item = dict(item)
@@ -222,11 +221,11 @@ def run_report(
     >>> (result.status, result.folder.name)  # doctest: +SKIP
     ('complete', '2025Q4')
     """
-    from icp.report_build import Build
+    from icp.report.build import Build
 
     started_at = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    from icp.report_context import ReportContext
+    from icp.report.context import ReportContext
 
     ctx = ReportContext.open(
         data=str(data), quarter=quarter, config=str(config or ""), id_column=id_column or "",
@@ -284,7 +283,7 @@ def run_report(
     for _ in range(max(1, workers)):
         pool.submit(warm_up)
     try:
-        from icp.report_prepare import run_prepare
+        from icp.report.prepare import run_prepare
 
         for step in prepare:
             t = time.perf_counter()
@@ -321,7 +320,7 @@ def run_report(
         return ReportResult("failed", folder, manifest, folder / first["executed"], 2 if domain else 1,
                             tuple(records))
     t = time.perf_counter()
-    from icp.report_html import write_deck_and_index
+    from icp.report.html import write_deck_and_index
 
     try:
         write_deck_and_index(build.folder, manifest, selected, skipped)

@@ -2,7 +2,7 @@
 
 The runner validates the data once and keeps the accepted rows of every table as
 Parquet in the run's work folder; every notebook then reopens them on its own
-DuckDB connection without validating again (see :class:`~icp.report_context.ReportContext`).
+DuckDB connection without validating again (see :class:`~icp.report.context.ReportContext`).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def execute_notebook(nb_in: str, nb_out: str, html_out: str, parameters: dict[st
     outcome["seconds"] = round(time.perf_counter() - started, 2)
     if Path(nb_out).exists():
         try:
-            from icp.report_html import export_html
+            from icp.report.html import export_html
 
             export_html(nb_out, html_out)
         except Exception as exc:  # noqa: BLE001 - keep the executed notebook even then
@@ -71,4 +71,4 @@ def warm_up() -> None:
     import nbconvert  # noqa: F401
     import papermill  # noqa: F401
 
-    import icp.report_html  # noqa: F401
+    import icp.report.html  # noqa: F401

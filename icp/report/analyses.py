@@ -1,6 +1,6 @@
 """The analyses of the quarterly report, computed once per run and shared by the notebooks.
 
-Each function takes the notebook's :class:`~icp.report_context.ReportContext`,
+Each function takes the notebook's :class:`~icp.report.context.ReportContext`,
 runs one analysis the way its ``icp`` command does, keeps the result in the run's
 work folder (so that the grading and summary notebooks reuse the ICP and the risk
 scores instead of recomputing them) and writes its result files into ``results/``.
@@ -9,7 +9,13 @@ Dates: the report looks at the customers active at the quarter's end (``as_of``)
 What makes a customer good or risky is learned from history whose outcomes are
 known by then: snapshots at the same quarter end one, two and three years
 earlier (``as_of - horizon`` and before), never from the current quarter's
-unknown future.
+unknown future. The runner builds that panel once (:func:`history`, the
+``history`` preparation step) and every notebook reads it.
+
+In the single-table form (one row per customer, no dates) the table is the
+history, and the current customers are its rows not marked as churned.
+
+The churn-risk analysis lives in :mod:`icp.report.churn`.
 """
 
 from __future__ import annotations
@@ -19,10 +25,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from icp.exceptions import InsufficientDataError
+from icp.exceptions import InsufficientDataError, SchemaError
+from icp.report.churn import RiskResult, churn_risk
 
 __all__ = [
     "history",
@@ -31,7 +37,11 @@ __all__ = [
     "icp_profile",
     "churn_risk",
     "grades",
+    "grade_movement",
     "prospect_scores",
+    "summary",
+    "overview",
+    "explorer",
     "RiskResult",
     "SegmentResult",
 ]
@@ -95,10 +105,14 @@ def history(ctx: Any) -> pd.DataFrame:
 
 
 def current(ctx: Any) -> pd.DataFrame:
-    """The customers active at the quarter's end, with the features known then (no outcomes)."""
+    """The customers active at the quarter's end, with the features known then (no outcomes).
+
+    In the single-table form: the rows not marked as churned (the customers we still have).
+    """
     snap = ctx.snapshot()
     if ctx.single_table:
-        return snap
+        gone = snap["churned"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        return snap[~gone].reset_index(drop=True)
     from icp.snapshot import OUTCOME_COLUMNS
 
     return snap.drop(columns=[c for c in OUTCOME_COLUMNS if c in snap.columns])
@@ -112,84 +126,134 @@ def latest_history(ctx: Any) -> pd.DataFrame:
     return panel[panel["as_of"] == panel["as_of"].max()].reset_index(drop=True)
 
 
+def _chosen(ctx: Any, name: str, default: Any) -> Any:
+    """The setting a notebook of this run already used for ``name`` (e.g. ``icp_retention``), else ``default``.
+
+    The ICP and segment notebooks take a parameter (``outcome``, ``n_segments``); the
+    notebooks that reuse their results (grades, summary, explorer) ask for whichever
+    one the run computed, instead of computing another with the default.
+    """
+    keys = [k for k in ctx._memory if k.startswith(f"{name}_")]
+    if not keys and ctx.work_dir is not None:
+        keys = [p.stem for p in sorted((ctx.work_dir / "results").glob(f"{name}_*.pkl"))]
+    if not keys:
+        return default
+    value = keys[0][len(name) + 1:]
+    return type(default)(value)
+
+
 # ----------------------------------------------------------------------------- segments
 
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """Segments of the current customers, learned on the latest year with known outcomes."""
+    """Segments learned on the latest year with known outcomes, and this quarter's customers in them.
+
+    Attributes
+    ----------
+    model : CustomerSegmenter
+        Fitted on :attr:`training`; its ``segment_names_`` name the segments.
+    assignments : pandas.DataFrame
+        The current customers: ``account_id``, ``segment``, ``segment_name``.
+    profiles : SegmentProfiles
+        From :func:`icp.segment_profiles.profile_segments` on the training year: size,
+        shares, churn with its Wilson interval, net revenue retention, names,
+        one-sentence descriptions and distinguishing features.
+    retention : SegmentRetention or None
+        From :func:`icp.segment_profiles.segment_retention` (None, with
+        :attr:`retention_note`, when the data has no time to churn).
+    training : pandas.DataFrame
+        The snapshot the segments were learned on.
+    """
 
     model: Any
     assignments: pd.DataFrame
-    profiles: pd.DataFrame
-    training: pd.DataFrame = field(repr=False)
+    profiles: Any
+    retention: Any = None
+    retention_note: str = ""
+    training: pd.DataFrame = field(default=None, repr=False)
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per segment: size, churn and value."""
-        return self.profiles
+        """One row per segment: name, description, size, shares, churn, retention, value."""
+        return self.profiles.summary
+
+    @property
+    def names(self) -> dict[int, str]:
+        """Segment number -> name."""
+        return dict(self.profiles.names)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The segments for a reader: name, one-sentence description, churn with its interval, retention."""
+        s = self.summary
+        out = pd.DataFrame({"Segment": s["segment_name"], "Who they are": s["description"]})
+        if "churn_rate" in s:
+            out["Churn within a year (95% interval)"] = [
+                "n/a" if pd.isna(r) else f"{r:.0%} ({lo:.0%} to {hi:.0%})"
+                for r, lo, hi in zip(s["churn_rate"], s["churn_ci_low"], s["churn_ci_high"], strict=True)]
+        if "net_revenue_retention" in s:
+            out["Net revenue retention"] = s["net_revenue_retention"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.0%}")
+        return out.set_index("Segment")
 
     def _repr_html_(self) -> str:
-        return self.profiles.to_html(index=False, float_format=lambda v: f"{v:,.2f}")
+        return self.profiles._repr_html_()
 
 
-def _profiles(frame: pd.DataFrame, labels: np.ndarray, names: dict[int, str]) -> pd.DataFrame:
-    from icp.stats import wilson_interval
+def segments(ctx: Any, *, n_segments: int | None = None) -> SegmentResult:
+    """Fit the segments on the latest history year, profile them, assign the current customers.
 
-    data = frame.assign(segment=labels)
-    rows = []
-    total_arr = float(data["arr_usd"].sum()) if "arr_usd" in data else np.nan
-    for seg, part in data.groupby("segment", sort=True):
-        churned = part["churned"].astype("boolean").fillna(False).astype(bool) if "churned" in part else None
-        row = {"segment": int(seg), "segment_name": names.get(int(seg), f"Segment {seg}"),
-               "accounts": len(part), "share_accounts": len(part) / len(data)}
-        if "arr_usd" in part:
-            row["share_arr"] = float(part["arr_usd"].sum()) / total_arr if total_arr else np.nan
-        if churned is not None:
-            low, high = wilson_interval(int(churned.sum()), len(part))
-            row.update(churn_rate=float(churned.mean()), churn_ci_low=float(low), churn_ci_high=float(high))
-        for col in ("customer_value_usd", "gross_margin_pct", "tickets_per_quarter", "days_late_mean",
-                    "active_users"):
-            if col in part:
-                row[f"mean_{col}"] = float(pd.to_numeric(part[col], errors="coerce").mean())
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def segments(ctx: Any, *, n_segments: int = 0) -> SegmentResult:
-    """Fit the segments on the latest history year, profile them, assign current customers.
+    Writes ``segments.csv`` (the current customers' segments), ``segment_profiles.csv``
+    and, when the data allows it, ``segment_retention.csv``. ``n_segments``: 0 chooses
+    the number from the data; None reuses the segments this run already computed.
 
     Examples
     --------
     >>> result = segments(ctx)  # doctest: +SKIP
-    >>> result.profiles[["segment_name", "accounts", "churn_rate"]]  # doctest: +SKIP
+    >>> result.summary[["segment_name", "n_accounts", "churn_rate"]]  # doctest: +SKIP
     """
 
     def build() -> SegmentResult:
+        from icp.segment_profiles import profile_segments, segment_retention
         from icp.segments import CustomerSegmenter
 
         train = latest_history(ctx)
         seed = int(ctx.dataset.config.get("random_state", 42))
         model = CustomerSegmenter(n_clusters=n_segments or "auto", random_state=seed).fit(train)
-        names = dict(enumerate(getattr(model, "segment_names_", None) or []))
+        names = dict(enumerate(model.segment_names_))
         now = current(ctx)
-        labels_now = model.predict(now)
-        assignments = pd.DataFrame({"account_id": now["account_id"].astype(str), "segment": labels_now})
-        assignments["segment_name"] = assignments["segment"].map(
-            lambda s: names.get(int(s), f"Segment {s}"))
-        return SegmentResult(model, assignments, _profiles(train, model.labels_, names), train)
+        assignments = pd.DataFrame({"account_id": now["account_id"].astype(str).to_numpy(),
+                                    "segment": model.predict(now)})
+        assignments["segment_name"] = assignments["segment"].map(lambda s: names.get(int(s), f"Segment {s}"))
+        profiles = profile_segments(train, model.labels_)
+        retention, note = None, ""
+        try:
+            retention = segment_retention(train, model.labels_, names=names, horizon_days=_horizon_days(ctx))
+        except (SchemaError, InsufficientDataError) as exc:
+            note = f"No retention curves: {exc}"
+        return SegmentResult(model, assignments, profiles, retention, note, train)
 
+    if n_segments is None:
+        n_segments = _chosen(ctx, "segments", 0)
     result = ctx.cached(f"segments_{n_segments}", build)
     ctx.write_result("segments.csv", result.assignments)
-    ctx.write_result("segment_profiles.csv", result.profiles)
+    ctx.write_result("segment_profiles.csv", result.summary)
+    if result.retention is not None:
+        ctx.write_result("segment_retention.csv", result.retention.summary)
     return result
 
 
 # ----------------------------------------------------------------------------- ICP
 
 
-def icp_profile(ctx: Any, *, outcome: str = "value") -> Any:
+def icp_profile(ctx: Any, *, outcome: str | None = None) -> Any:
     """Discover the ICP on the history panel; write icp_rules.csv, icp_profile.json, icp_membership.csv.
+
+    The write-offs of each snapshot's outcome horizon are added first
+    (:func:`icp.evidence.add_horizon_write_offs`), so that leadership's answer
+    shares out the unpaid invoices of customers outside the ICP too. ``outcome``:
+    ``"value"`` or ``"retention"``; None reuses the ICP this run already found
+    (else ``"value"``).
 
     Examples
     --------
@@ -198,8 +262,12 @@ def icp_profile(ctx: Any, *, outcome: str = "value") -> Any:
 
     def build() -> Any:
         from icp.discovery import discover_icp
+        from icp.evidence import WRITE_OFFS, add_horizon_write_offs
 
         panel = history(ctx)
+        if not ctx.single_table and ctx.dataset.has("invoices") and WRITE_OFFS not in panel:
+            panel = add_horizon_write_offs(panel, ctx.dataset.to_pandas("invoices"),
+                                           horizon_days=_horizon_days(ctx))
         presale = list(ctx.dataset.presale_columns) or None
         seed = int(ctx.dataset.config.get("random_state", 42))
         result = discover_icp(panel, outcome=outcome, presale_columns=presale, random_state=seed)
@@ -207,6 +275,8 @@ def icp_profile(ctx: Any, *, outcome: str = "value") -> Any:
         result.profile["input_fingerprints"] = dict(ctx.dataset.fingerprints)
         return result
 
+    if outcome is None:
+        outcome = _chosen(ctx, "icp", "value")
     result = ctx.cached(f"icp_{outcome}", build)
     if ctx.results_dir is not None:
         result.save(ctx.results_dir)
@@ -237,129 +307,6 @@ def prospect_scores(ctx: Any) -> pd.DataFrame:
     scores = score_prospects(prospects, result.profile)
     ctx.write_result("prospect_scores.csv", scores)
     return scores
-
-
-# ----------------------------------------------------------------------------- churn risk
-
-
-@dataclass(frozen=True)
-class RiskResult:
-    """Churn risk of the current customers, with the model's out-of-time check."""
-
-    scores: pd.DataFrame
-    metrics: dict
-    model: Any = field(repr=False)
-
-    @property
-    def summary(self) -> pd.DataFrame:
-        """Accounts and ARR at risk per risk band."""
-        return (self.scores.groupby("risk_band", observed=True)
-                .agg(accounts=("account_id", "size"), arr_usd=("arr_usd", "sum"),
-                     arr_at_risk_usd=("arr_at_risk_usd", "sum"),
-                     expected_churners=("churn_probability", "sum"))
-                .reset_index())
-
-    def _repr_html_(self) -> str:
-        return self.summary.to_html(index=False, float_format=lambda v: f"{v:,.0f}")
-
-
-def _band(p: pd.Series, bands: dict[str, float]) -> pd.Series:
-    ordered = sorted(bands.items(), key=lambda kv: kv[1])
-    labels = [name for name, _ in ordered]
-    edges = [low for _, low in ordered] + [1.0000001]
-    return pd.Series(pd.cut(p, bins=edges, labels=labels, right=False, include_lowest=True), index=p.index)
-
-
-def _decided(frame: pd.DataFrame) -> pd.DataFrame:
-    if "renewal_due" in frame.columns:
-        frame = frame[frame["renewal_due"].astype("boolean").fillna(False).astype(bool)]
-    return frame[frame["churned"].notna()]
-
-
-def _model(ctx: Any, model: str = "auto") -> Any:
-    from icp.churn import ChurnRiskModel
-
-    # company names and the columns validation set aside never explain churn
-    exclude = tuple(sorted({"name", *dict(getattr(ctx.dataset, "excluded_columns", {}) or {})}))
-    return ChurnRiskModel(model=model, exclude=exclude,
-                          random_state=int(ctx.dataset.config.get("random_state", 42)))
-
-
-def _oot_metrics(ctx: Any, panel: pd.DataFrame) -> dict:
-    """Train on the earlier history dates, score the latest one: out-of-time quality."""
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    if ctx.single_table or "as_of" not in panel.columns or panel["as_of"].nunique() < 2:
-        from sklearn.model_selection import StratifiedKFold
-
-        data = _decided(panel)
-        y = data["churned"].astype(bool).to_numpy()
-        p = np.zeros(len(data))
-        folds = StratifiedKFold(5, shuffle=True, random_state=42)
-        chosen = "auto"
-        for tr, te in folds.split(data, y):
-            model = _model(ctx, chosen).fit(data.iloc[tr], y[tr])
-            chosen = getattr(model, "model_", "auto")  # choose the family once, on the first fold
-            p[te] = model.predict_proba(data.iloc[te])[:, 1]
-        scheme = "5-fold stratified cross-validation"
-    else:
-        data = _decided(panel)
-        last = data["as_of"].max()
-        train, test = data[data["as_of"] < last], data[data["as_of"] == last]
-        model = _model(ctx).fit(train, train["churned"].astype(bool))
-        chosen = getattr(model, "model_", "auto")
-        y = test["churned"].astype(bool).to_numpy()
-        p = model.predict_proba(test)[:, 1]
-        scheme = f"trained before {pd.Timestamp(last).date()}, scored the renewals after it"
-    order = np.argsort(-p)
-    top = order[: max(1, len(p) // 10)]
-    return {
-        "evaluation": scheme,
-        "n_decisions": int(len(y)),
-        "churn_rate": float(y.mean()),
-        "roc_auc": float(roc_auc_score(y, p)) if 0 < y.mean() < 1 else None,
-        "brier_score": float(brier_score_loss(y, p)),
-        "top_decile_lift": float(y[top].mean() / y.mean()) if y.mean() > 0 else None,
-        "mean_predicted": float(p.mean()),
-        "model_chosen": chosen,
-    }
-
-
-def churn_risk(ctx: Any) -> RiskResult:
-    """Fit the churn model on history, score the current customers; write risk_scores.csv, model_metrics.json.
-
-    Examples
-    --------
-    >>> churn_risk(ctx).summary  # doctest: +SKIP
-    """
-
-    def build() -> RiskResult:
-        panel = history(ctx)
-        metrics = _oot_metrics(ctx, panel)
-        train = _decided(panel)
-        # the model family chosen on the earlier years is refitted on all of them
-        model = _model(ctx, metrics.pop("model_chosen")).fit(train, train["churned"].astype(bool))
-        # the model was fitted on snapshots with their outcome columns (which it never uses):
-        # score the same columns, the unknown outcomes blanked out
-        now = current(ctx).reindex(columns=train.columns)
-        scores = pd.DataFrame({"account_id": now["account_id"].astype(str).to_numpy()})
-        scores["churn_probability"] = model.predict_proba(now)[:, 1]
-        arr = now["arr_usd"] if "arr_usd" in now else pd.Series(np.nan, index=now.index)
-        scores["arr_usd"] = pd.to_numeric(arr, errors="coerce").to_numpy()
-        scores["arr_at_risk_usd"] = scores["churn_probability"] * scores["arr_usd"]  # NaN without ARR
-        bands = dict(ctx.dataset.config.get("risk_bands") or {"low": 0, "medium": .15, "high": .3, "critical": .5})
-        scores["risk_band"] = _band(scores["churn_probability"], bands)
-        if hasattr(model, "reasons"):
-            scores["reasons"] = list(model.reasons(now))
-        metrics["model"] = getattr(model, "model_", "")
-        metrics["features"] = list(getattr(model, "features_", []))
-        key = "churn_probability" if scores["arr_usd"].isna().all() else "arr_at_risk_usd"
-        return RiskResult(scores.sort_values(key, ascending=False).reset_index(drop=True), metrics, model)
-
-    result = ctx.cached("risk", build)
-    ctx.write_result("risk_scores.csv", result.scores)
-    ctx.write_result("model_metrics.json", result.metrics)
-    return result
 
 
 # ----------------------------------------------------------------------------- grades
@@ -422,12 +369,12 @@ def summary(ctx: Any, *, max_actions: int = 5, top_n: int = 10) -> Any:
     --------
     >>> summary(ctx).actions  # doctest: +SKIP
     """
-    from icp.summary import leadership_summary
+    from icp.report.summary import leadership_summary
 
     bands = ctx.dataset.config.get("risk_bands") or {}
     result = leadership_summary(
         quarter=ctx.quarter, as_of=ctx.as_of, icp=icp_profile(ctx), risk=churn_risk(ctx),
-        grades=grades(ctx), movement=grade_movement(ctx), segments=segments(ctx, n_segments=0),
+        grades=grades(ctx), movement=grade_movement(ctx), segments=segments(ctx),
         outcomes=history(ctx)[["account_id", "churned"]],
         top_n=top_n, max_actions=max_actions, critical_cutoff=float(bands.get("critical", 0.5)),
     )
@@ -443,7 +390,8 @@ def overview(ctx: Any) -> pd.DataFrame:
     >>> overview(ctx)  # doctest: +SKIP
     """
     now = current(ctx)
-    rows = [("Customers active at the quarter's end", f"{len(now):,}")]
+    rows = [("Current customers (the rows not marked as churned)" if ctx.single_table
+             else "Customers active at the quarter's end", f"{len(now):,}")]
     if "arr_usd" in now:
         rows.append(("Annual recurring revenue (ARR)", f"${pd.to_numeric(now['arr_usd']).sum():,.0f}"))
     if "tenure_months" in now:

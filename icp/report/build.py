@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from icp.report_data import to_jsonable
+from icp.report.data import to_jsonable
 
 __all__ = ["Build"]
 

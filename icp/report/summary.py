@@ -122,21 +122,39 @@ class LeadershipSummary:
 
     def _repr_html_(self) -> str:
         cards = "".join(
-            f"<div style='display:inline-block;min-width:180px;margin:4px;padding:10px 14px;border:1px solid #ddd;"
-            f"border-radius:8px'><div style='font-size:22px;font-weight:700'>{escape(h['value'])}</div>"
-            f"<div style='color:#555'>{escape(h['label'])}</div></div>" for h in self.headline)
+            f"<div style='display:inline-block;min-width:180px;max-width:260px;margin:4px;padding:10px 14px;"
+            f"border:1px solid #ddd;border-radius:8px;vertical-align:top'>"
+            f"<div style='font-size:22px;font-weight:700'>{escape(h['value'])}</div>"
+            f"<div style='color:#333'>{escape(h['label'])}</div>"
+            f"<div style='color:#666;font-size:12px'>{escape(h.get('note', ''))}</div></div>" for h in self.headline)
         lines = "".join(f"<p><b>We are for</b> {escape(s)}</p>" for s in self.statement.get("for", []))
         lines += "".join(f"<p><b>We are not for</b> {escape(s)}</p>" for s in self.statement.get("not_for", []))
         acts = "".join(f"<li><b>{escape(a['title'])}</b><br><span style='color:#555'>{escape(a['why'])}</span></li>"
                        for a in self.actions)
-        shown = self.top_risks
-        if "reasons" in shown and not shown["reasons"].astype(bool).any():
-            shown = shown.drop(columns="reasons")
-        risks = shown.to_html(index=False, float_format=lambda v: f"{v:,.2f}") if len(shown) else ""
+        risks = _risk_table(self.top_risks)
+        movement = (f"<h4>Grade movement</h4><p>{escape(self.grade_movement_text)}</p>"
+                    if self.grade_movement_text else "")
         return (f"<div class='icp-summary'><h3>Quarter {escape(self.quarter)} (customers as of {escape(self.as_of)})</h3>"
                 f"<div>{cards}</div><h4>Our Ideal Customer Profile</h4>{lines}"
-                f"<h4>Top risks</h4>{risks}<h4>Grade movement</h4><p>{escape(self.grade_movement_text)}</p>"
+                f"<h4>Top risks, and why</h4>{risks}{movement}"
                 f"<h4>Recommended actions</h4><ol>{acts}</ol></div>")
+
+
+def _risk_table(top: pd.DataFrame) -> str:
+    """The top risks as a readable HTML table: percentages, dollars, reasons in full, no empty columns."""
+    if not len(top):
+        return ""
+    shown = top.copy()
+    for col in ("arr_usd", "arr_at_risk_usd", "reasons"):
+        if col in shown and not shown[col].replace("", np.nan).notna().any():
+            shown = shown.drop(columns=col)
+    shown["churn_probability"] = shown["churn_probability"].map(_pct)
+    for col in ("arr_usd", "arr_at_risk_usd"):
+        if col in shown:
+            shown[col] = shown[col].map(lambda v: "n/a" if pd.isna(v) else f"${v:,.0f}")
+    shown = shown.rename(columns={"account": "Account", "churn_probability": "Churn probability", "arr_usd": "ARR",
+                                  "arr_at_risk_usd": "ARR at risk", "reasons": "Why"})
+    return shown.to_html(index=False, escape=True, justify="left")
 
 
 def _statement(icp: Any) -> dict[str, list[str]]:
@@ -208,12 +226,13 @@ def _facts(icp, risk, grades, movement, segments, top_n, outcomes=None) -> dict[
         if arr is not None:
             f["dropped_arr"] = float(sum(arr.at[a, b] for i, a in enumerate(order) for j, b in enumerate(order)
                                          if j > i and a in arr.index and b in arr.columns))
-    if segments is not None and "churn_rate" in segments.profiles:
-        p = segments.profiles.sort_values("churn_rate", ascending=False)
-        worst = p.iloc[0]
-        base = float((p["churn_rate"] * p["accounts"]).sum() / p["accounts"].sum())
-        f.update(worst_segment=worst["segment_name"], worst_segment_churn=float(worst["churn_rate"]),
-                 worst_segment_accounts=int(worst["accounts"]), base_churn=base)
+    if segments is not None and "churn_rate" in segments.summary:
+        p = segments.summary.dropna(subset=["churn_rate"]).sort_values("churn_rate", ascending=False)
+        if len(p):
+            worst = p.iloc[0]
+            overall = segments.profiles.overall.get("churn_rate", np.nan)
+            f.update(worst_segment=worst["segment_name"], worst_segment_churn=float(worst["churn_rate"]),
+                     worst_segment_accounts=int(worst["n_accounts"]), base_churn=float(overall))
     return f
 
 
@@ -274,13 +293,13 @@ def leadership_summary(
     icp : IcpResult, optional
         From :func:`icp.discovery.discover_icp`.
     risk : RiskResult, optional
-        From :func:`icp.report_analyses.churn_risk`.
+        From :func:`icp.report.churn.churn_risk`.
     grades : GradeResult, optional
         From :func:`icp.grading.grade_accounts`.
     movement : GradeMigration, optional
         From :func:`icp.grade_review.grade_migration`.
     segments : SegmentResult, optional
-        From :func:`icp.report_analyses.segments`.
+        From :func:`icp.report.analyses.segments`.
     outcomes : pandas.DataFrame, optional
         ``account_id`` and ``churned`` of the accounts the ICP was learned on; used for the
         share of churned customers outside the ICP when the data has no ARR.
@@ -334,8 +353,10 @@ def leadership_summary(
             headline.append({"label": "ARR expected to churn in the next year", "value": _usd(f["arr_at_risk"]),
                              "note": f"{_pct(f['arr_at_risk'] / max(f['total_arr'], 1))} of current ARR"})
         else:
+            how = ("; each scored out of fold, by a model that never saw it"
+                   if str(risk.metrics.get("scoring", "")).startswith("out of fold") else "")
             headline.append({"label": "customers expected to churn", "value": f"{s['churn_probability'].sum():,.0f}",
-                             "note": f"of {len(s):,} (the data has no ARR)"})
+                             "note": f"of {len(s):,} current customers (the data has no ARR{how})"})
         headline.append({"label": "accounts at critical churn risk", "value": f"{f['critical_accounts']:,}",
                          "note": f"{_usd(f['critical_arr_at_risk'])} of ARR at stake" if has_arr else ""})
         top = s.head(top_n).rename(columns={"account_id": "account"})
@@ -365,9 +386,10 @@ def leadership_summary(
         headline.append({"label": "accounts fell a grade this quarter", "value": f"{f['downgrades']:,}",
                          "note": f"{f['upgrades']:,} rose"})
     segs: list[dict[str, Any]] = []
-    if segments is not None and "churn_rate" in segments.profiles:
-        segs = [{"name": r.segment_name, "churn_rate": float(r.churn_rate), "accounts": int(r.accounts)}
-                for r in segments.profiles.itertuples()]
+    if segments is not None and "churn_rate" in segments.summary:
+        segs = [{"name": r.segment_name, "churn_rate": float(r.churn_rate), "accounts": int(r.n_accounts),
+                 "description": str(r.description)}
+                for r in segments.summary.itertuples() if np.isfinite(r.churn_rate)]
     return LeadershipSummary(
         quarter=quarter, as_of=str(pd.Timestamp(as_of).date()), headline=tuple(headline),
         statement=_statement(icp), outside_icp=tuple(outside), top_risks=top, risk_by_band=tuple(bands),

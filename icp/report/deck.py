@@ -1,7 +1,7 @@
 """The leadership deck: one self-contained HTML file of slides.
 
 Built from ``results/leadership_summary.json`` (written by the leadership summary
-notebook through :func:`icp.summary.leadership_summary`), with charts drawn here
+notebook through :func:`icp.report.summary.leadership_summary`), with charts drawn here
 and embedded as base64 PNG, and inline CSS, so the file opens on a plane.
 """
 
@@ -104,7 +104,7 @@ def render_deck(summary: Mapping[str, Any], *, manifest: Mapping[str, Any] | Non
     >>> "2025Q4" in html and "<script" not in html
     True
     """
-    from icp.report_html import _template
+    from icp.report.html import _template
 
     return _template("deck.html.j2").render(summary=summary, charts=_charts(summary), manifest=manifest or {})
 

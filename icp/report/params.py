@@ -1,4 +1,4 @@
-"""Notebook parameters: reading, checking and linting the ``parameters`` cell.
+"""Notebook parameters: the quarter, and reading, checking and linting the ``parameters`` cell.
 
 Each notebook of the suite declares its parameters in exactly one cell tagged
 ``parameters``: literal, annotated defaults with a help comment, one per line
@@ -10,7 +10,9 @@ checked strictly: an unknown name or a wrong type is an error, never a warning.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 from icp.exceptions import SchemaError
 
 __all__ = ["NotebookParameter", "COMMON_PARAMETERS", "check_notebook", "coerce_parameters",
-           "lint_notebook", "read_parameters"]
+           "lint_notebook", "parse_quarter", "quarter_end", "read_parameters"]
 
 # The parameters every notebook of the suite declares; the runner sets them.
 COMMON_PARAMETERS = (
@@ -42,6 +44,53 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "list": list,
     "dict": dict,
 }
+
+QUARTER_PATTERN = re.compile(r"^(\d{4})Q([1-4])$")
+
+# --------------------------------------------------------------------------- quarters
+
+
+def parse_quarter(quarter: str) -> tuple[int, int]:
+    """Split a fiscal quarter ``YYYYQn`` into its year and number.
+
+    Parameters
+    ----------
+    quarter : str
+        For example ``"2025Q2"``.
+
+    Returns
+    -------
+    tuple of int
+        ``(year, quarter_number)``.
+
+    Examples
+    --------
+    >>> parse_quarter("2025Q2")
+    (2025, 2)
+    """
+    match = QUARTER_PATTERN.match(str(quarter).strip()) if isinstance(quarter, str) else None
+    if match is None:
+        raise SchemaError(
+            f"The quarter must be written as YYYYQn with n from 1 to 4. Got {quarter!r} instead. "
+            "Write it like 2025Q2 (the second quarter of 2025)."
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def quarter_end(quarter: str) -> dt.date:
+    """The last day of a fiscal quarter: the report's analysis date ``as_of``.
+
+    Examples
+    --------
+    >>> quarter_end("2025Q2")
+    datetime.date(2025, 6, 30)
+    >>> quarter_end("2024Q4")
+    datetime.date(2024, 12, 31)
+    """
+    year, number = parse_quarter(quarter)
+    first_of_next = dt.date(year + (number == 4), 1 if number == 4 else 3 * number + 1, 1)
+    return first_of_next - dt.timedelta(days=1)
+
 
 # --------------------------------------------------------------------------- parameters
 

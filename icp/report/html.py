@@ -65,7 +65,7 @@ def _template(name: str) -> Any:
 
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
-            lambda n: resources.files("icp").joinpath("templates", n).read_text(encoding="utf-8")
+            lambda n: resources.files("icp.report").joinpath("templates", n).read_text(encoding="utf-8")
         ),
         autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
@@ -122,7 +122,7 @@ def write_deck_and_index(folder: str | Path, manifest: Mapping[str, Any], notebo
     --------
     >>> write_deck_and_index("reports/.2025Q4.building-1", manifest, specs, [])  # doctest: +SKIP
     """
-    from icp.deck import write_deck
+    from icp.report.deck import write_deck
 
     folder = Path(folder)
     if (folder / "results" / "leadership_summary.json").exists():

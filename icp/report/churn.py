@@ -1,0 +1,285 @@
+"""The report's churn-risk analysis: an honest quality check and the risk list, fitting as little as possible.
+
+Fitting :class:`~icp.churn.ChurnRiskModel` is the slowest step of the report, so
+each form fits it as few times as an honest answer allows, and the model family
+(gradient boosting or spline logistic) is chosen once, by the first fit, and
+kept for the others:
+
+multi-table form (a history panel of year-end snapshots)
+    One out-of-time check: fitted on the earlier years, scored on the renewals of
+    the latest year (two fits in all with the final one). Then one final fit on
+    every year, which scores the customers active at the quarter's end.
+single-table form (one row per customer, no dates)
+    A model fitted on the same rows it scores would simply hand the base rate
+    back as "expected to churn". Every customer is scored out of fold instead
+    (5-fold stratified cross-validation, five fits in all): each probability,
+    and each reason, comes from a model that never saw that customer. The same
+    out-of-fold probabilities give the quality check. The current customers are
+    the rows not marked as churned.
+
+The risk list itself is :func:`icp.risk.risk_scores` (probability, band, ARR at
+risk and the top reasons from :meth:`icp.churn.ChurnRiskModel.reasons`); the
+metrics are :func:`icp.backtest.churn_metrics`, with the plain logistic
+:class:`~icp.backtest.BaselineModel` scored on the same rows for comparison.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from icp.exceptions import InsufficientDataError
+
+__all__ = ["RiskResult", "churn_risk", "N_FOLDS"]
+
+logger = logging.getLogger(__name__)
+
+N_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    """Churn risk of the current customers, with the model's out-of-sample check.
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        The risk list (:data:`icp.risk.RISK_COLUMNS`), the most ARR at risk first.
+    metrics : dict
+        Out-of-sample quality (``roc_auc``, ``pr_auc``, ``brier_score``,
+        ``top_decile_lift``, ``ece``, the baseline's ``baseline_roc_auc``...),
+        ``evaluation`` (how it was measured), ``scoring`` (how the current
+        customers were scored), ``model`` and ``features``.
+    model : ChurnRiskModel
+        The model that scored the current customers (in the single-table form,
+        the model of the first fold; each fold's model scored its own customers).
+    """
+
+    scores: pd.DataFrame
+    metrics: dict
+    model: Any = field(repr=False)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Accounts and ARR at risk per risk band."""
+        return (self.scores.groupby("risk_band", observed=True, sort=False)
+                .agg(accounts=("account_id", "size"), arr_usd=("arr_usd", "sum"),
+                     arr_at_risk_usd=("arr_at_risk_usd", "sum"),
+                     expected_churners=("churn_probability", "sum"))
+                .reindex(self._band_order()).dropna(how="all").reset_index())
+
+    def _band_order(self) -> list[str]:
+        bands = self.metrics.get("risk_bands") or {}
+        order = [name for name, _ in sorted(bands.items(), key=lambda kv: kv[1])]
+        return order or sorted(self.scores["risk_band"].astype(str).unique())
+
+    @property
+    def quality(self) -> pd.DataFrame:
+        """How far the scores can be trusted, in plain language (one row per fact)."""
+        m = self.metrics
+
+        def num(key: str, fmt: str) -> str:
+            value = m.get(key)
+            return "n/a" if value is None else format(value, fmt)
+
+        rows = [
+            ("How the quality was measured", m.get("evaluation", "")),
+            ("How the current customers were scored", m.get("scoring", "")),
+            ("Renewal decisions checked", f"{m.get('n_decisions', 0):,}"),
+            ("Share that churned", num("churn_rate", ".1%")),
+            ("Ranking quality (ROC AUC; 0.5 is chance)", num("roc_auc", ".3f")),
+            ("The same for a plain logistic baseline", num("baseline_roc_auc", ".3f")),
+            ("Churn rate in the riskiest tenth, over the average (lift)", num("top_decile_lift", ".2f")),
+            ("Calibration error (ECE; 0 is perfect)", num("ece", ".3f")),
+            ("Average predicted churn probability", num("mean_predicted", ".1%")),
+            ("Model", m.get("model", "")),
+        ]
+        return pd.DataFrame(rows, columns=["measure", "value"])
+
+    def top(self, n: int = 20) -> pd.DataFrame:
+        """The ``n`` accounts with the most ARR at risk, with the reasons of each score.
+
+        Examples
+        --------
+        >>> risk.top(5)[["account_id", "reasons"]]  # doctest: +SKIP
+        """
+        columns = [c for c in ("account_id", "churn_probability", "risk_band", "arr_usd", "arr_at_risk_usd",
+                               "reasons") if c in self.scores]
+        shown = self.scores.head(n)[columns]
+        if "arr_usd" in shown and shown["arr_usd"].isna().all():
+            shown = shown.drop(columns=["arr_usd", "arr_at_risk_usd"])
+        return shown.reset_index(drop=True)
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False, float_format=lambda v: f"{v:,.0f}")
+
+
+def _decided(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose outcome is a decision: a renewal was due (multi-table form) and is known."""
+    if "renewal_due" in frame.columns:
+        frame = frame[frame["renewal_due"].astype("boolean").fillna(False).astype(bool)]
+    return frame[frame["churned"].notna()]
+
+
+def _target(frame: pd.DataFrame) -> np.ndarray:
+    return frame["churned"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def _model(ctx: Any, family: str = "auto") -> Any:
+    from icp.churn import ChurnRiskModel
+
+    config = ctx.dataset.config
+    # company names and the columns validation set aside never explain churn
+    exclude = tuple(sorted({"name", *dict(getattr(ctx.dataset, "excluded_columns", {}) or {}),
+                            *(config.get("exclude") or [])}))
+    return ChurnRiskModel(model=family, exclude=exclude,
+                          allow_leaky=tuple(config.get("allow_leaky") or ()),
+                          leakage_threshold=float(config.get("leakage_auc_threshold", 0.98)),
+                          random_state=int(config.get("random_state", 42)))
+
+
+def _baseline(ctx: Any, train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> np.ndarray | None:
+    """The plain logistic baseline's probabilities on ``test`` (None when it cannot be fitted)."""
+    from icp.backtest import BaselineModel
+
+    base = _model(ctx)
+    try:
+        fitted = BaselineModel(**base.get_params()).fit(train, y)
+    except (ValueError, InsufficientDataError) as exc:
+        logger.info("the baseline could not be fitted: %s", exc)
+        return None
+    return fitted.predict_proba(test)[:, 1]
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, baseline: np.ndarray | None) -> dict[str, Any]:
+    from icp.backtest import churn_metrics
+
+    m = churn_metrics(y, p)
+    out = {"n_decisions": m["accounts"], "churn_rate": m["churn_rate"], "roc_auc": m["roc_auc"],
+           "pr_auc": m["pr_auc"], "brier_score": m["brier"], "top_decile_lift": m["top_decile_lift"],
+           "ece": m["ece"], "mean_predicted": float(np.mean(p))}
+    if baseline is not None:
+        b = churn_metrics(y, baseline)
+        out.update(baseline_roc_auc=b["roc_auc"], baseline_brier_score=b["brier"])
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
+
+
+def _check_classes(y: np.ndarray, n_folds: int, what: str) -> None:
+    churned, stayed = int(y.sum()), int((~y).sum())
+    if min(churned, stayed) < n_folds:
+        raise InsufficientDataError(
+            f"The churn-risk report scores {what} out of fold with {n_folds} folds, which needs at least "
+            f"{n_folds} churned and {n_folds} retained customers. Found {churned} churned and {stayed} "
+            "retained. Use more data."
+        )
+
+
+def _out_of_fold(ctx: Any, data: pd.DataFrame, y: np.ndarray, bands: dict, score: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray, list[pd.DataFrame], Any]:
+    """Cross-fitted probabilities of every row; risk lists of the rows in ``score`` from their fold's model."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    from icp.risk import risk_scores
+
+    seed = int(ctx.dataset.config.get("random_state", 42))
+    _check_classes(y, N_FOLDS, "every customer")
+    if "account_id" in data and data["account_id"].duplicated().any():  # keep an account in one fold
+        splits = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=seed).split(
+            data, y, data["account_id"].astype(str).to_numpy())
+    else:
+        splits = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed).split(data, y)
+    p, base = np.full(len(data), np.nan), np.full(len(data), np.nan)
+    parts: list[pd.DataFrame] = []
+    family, first = "auto", None
+    for train, test in splits:
+        model = _model(ctx, family).fit(data.iloc[train], y[train])
+        family, first = model.model_, first or model  # the family chosen on the first fold is kept
+        p[test] = model.predict_proba(data.iloc[test])[:, 1]
+        b = _baseline(ctx, data.iloc[train], y[train], data.iloc[test])
+        base[test] = b if b is not None else np.nan
+        mine = test[score[test]] if score is not None else test[:0]
+        if len(mine):
+            parts.append(risk_scores(model, data.iloc[mine], bands=bands))
+    return p, (None if np.isnan(base).any() else base), parts, first
+
+
+def _sorted(scores: pd.DataFrame) -> pd.DataFrame:
+    """Highest ARR at risk first (the churn probability without ARR), as :func:`icp.risk.risk_scores`."""
+    arr = np.nan_to_num(scores["arr_at_risk_usd"].to_numpy(dtype=float), nan=-1)
+    order = np.lexsort((-scores["churn_probability"].to_numpy(), -arr))
+    return scores.iloc[order].reset_index(drop=True)
+
+
+def _single_table(ctx: Any, panel: pd.DataFrame, bands: dict) -> tuple[pd.DataFrame, dict, Any]:
+    data = _decided(panel).reset_index(drop=True)
+    y = _target(data)
+    p, base, parts, model = _out_of_fold(ctx, data, y, bands, score=~y)
+    metrics = _metrics(y, p, base)
+    metrics["evaluation"] = (f"{N_FOLDS}-fold stratified cross-validation: every customer scored by a model "
+                             "that never saw it")
+    metrics["scoring"] = (f"out of fold: the {int((~y).sum()):,} current customers (not marked as churned) "
+                          f"were each scored by the one of the {N_FOLDS} cross-validation models that did not "
+                          "see them, so 'expected to churn' is not the base rate handed back")
+    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return _sorted(scores), metrics, model
+
+
+def _multi_table(ctx: Any, panel: pd.DataFrame, now: pd.DataFrame, bands: dict) -> tuple[pd.DataFrame, dict, Any]:
+    from icp.risk import risk_scores
+
+    data = _decided(panel).reset_index(drop=True)
+    y = _target(data)
+    dates = pd.to_datetime(data["as_of"]) if "as_of" in data else None
+    if dates is not None and dates.nunique() >= 2:
+        last = dates.max()
+        early = (dates < last).to_numpy()
+        first = _model(ctx).fit(data[early], y[early])
+        p = first.predict_proba(data[~early])[:, 1]
+        metrics = _metrics(y[~early], p, _baseline(ctx, data[early], y[early], data[~early]))
+        metrics["evaluation"] = (f"out of time: trained on the renewals before {last.date()}, scored the "
+                                 f"{int((~early).sum()):,} renewals of the year after it")
+    else:  # a single year of history: cross-validation is the honest fallback
+        p, base, _, first = _out_of_fold(ctx, data, y, bands, score=None)
+        metrics = _metrics(y, p, base)
+        metrics["evaluation"] = (f"{N_FOLDS}-fold stratified cross-validation on the one year of history "
+                                 "(too short for an out-of-time check)")
+    # the family chosen on the earlier years, refitted on all of them
+    model = _model(ctx, first.model_).fit(data, y)
+    metrics["scoring"] = (f"a model fitted on the {len(data):,} renewal decisions of the history scored the "
+                          f"{len(now):,} customers active at the quarter's end")
+    # the model was fitted on snapshots with their outcome columns (which it never uses):
+    # score the same columns, the unknown outcomes blanked out
+    scores = risk_scores(model, now.reindex(columns=data.columns), bands=bands)
+    return scores, metrics, model
+
+
+def churn_risk(ctx: Any) -> RiskResult:
+    """Score the current customers' churn risk with reasons; write risk_scores.csv and model_metrics.json.
+
+    See the module docstring for how each form is fitted and checked.
+
+    Examples
+    --------
+    >>> risk = churn_risk(ctx)  # doctest: +SKIP
+    >>> risk.top(5)  # doctest: +SKIP
+    """
+    from icp.report.analyses import current, history
+
+    def build() -> RiskResult:
+        bands = dict(ctx.dataset.config.get("risk_bands") or {"low": 0, "medium": .15, "high": .3, "critical": .5})
+        if ctx.single_table:
+            scores, metrics, model = _single_table(ctx, history(ctx), bands)
+        else:
+            scores, metrics, model = _multi_table(ctx, history(ctx), current(ctx), bands)
+        metrics.update(model=getattr(model, "model_", ""), features=list(getattr(model, "features_", [])),
+                       risk_bands=bands)
+        return RiskResult(scores, metrics, model)
+
+    result = ctx.cached("risk", build)
+    ctx.write_result("risk_scores.csv", result.scores)
+    ctx.write_result("model_metrics.json", result.metrics)
+    return result
