@@ -35,6 +35,7 @@ __all__ = [
     "cross_validate",
     "expected_calibration_error",
     "lift_table",
+    "stratified_folds",
     "top_decile_lift",
 ]
 
@@ -267,6 +268,48 @@ def _fit_predict(model: Any, train: pd.DataFrame, y: np.ndarray, test: pd.DataFr
     return fitted.predict_proba(test)[:, 1]
 
 
+def stratified_folds(
+    frame: pd.DataFrame, y: Any, *, n_splits: int = 5, random_state: int = 42
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The shuffled, outcome-stratified folds of :func:`cross_validate`: (fit rows, scored rows) positions.
+
+    A frame that repeats an ``account_id`` (a panel) keeps each account in one
+    fold (:class:`~sklearn.model_selection.StratifiedGroupKFold`); otherwise
+    :class:`~sklearn.model_selection.StratifiedKFold`. The same frame, outcome
+    and seed always give the same folds, so every caller scores a row with the
+    same fold's model.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows to split (only ``account_id`` is read).
+    y : array-like of bool
+        The outcome, one per row.
+    n_splits : int, default=5
+        Number of folds.
+    random_state : int, default=42
+        Seed of the shuffle.
+
+    Returns
+    -------
+    list of (numpy.ndarray, numpy.ndarray)
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"account_id": [str(i) for i in range(10)]})
+    >>> folds = stratified_folds(frame, [True, False] * 5, n_splits=5)
+    >>> sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(10))
+    True
+    """
+    y = np.asarray(y, dtype=bool)
+    rows = np.zeros((len(frame), 1))
+    if "account_id" in frame.columns and frame["account_id"].duplicated().any():
+        # a panel repeats accounts: keep each account in one fold
+        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
+        return list(splitter.split(rows, y, frame["account_id"].astype(str).to_numpy()))
+    return list(StratifiedKFold(n_splits, shuffle=True, random_state=random_state).split(rows, y))
+
+
 # ---------------------------------------------------------------------- backtests
 def backtest(
     panel: pd.DataFrame,
@@ -471,13 +514,7 @@ def cross_validate(
     model = clone(model).set_params(exclude=tuple({*model.exclude, *exclude}))
     baseline = clone(baseline).set_params(exclude=tuple({*baseline.exclude, *exclude}))
     features = frame[[*[c for c in ("account_id",) if c in frame], *model_columns(frame, exclude=())]]
-    if "account_id" in frame.columns and frame["account_id"].duplicated().any():
-        # a panel repeats accounts: keep each account in one fold
-        splits = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state).split(
-            features, y, frame["account_id"].astype(str).to_numpy()
-        )
-    else:
-        splits = StratifiedKFold(n_splits, shuffle=True, random_state=random_state).split(features, y)
+    splits = stratified_folds(frame, y, n_splits=n_splits, random_state=random_state)
     preds, folds = [], []
     for i, (fit_idx, test_idx) in enumerate(splits, start=1):
         train, test = features.iloc[fit_idx], features.iloc[test_idx]

@@ -130,3 +130,36 @@ def test_churn_figures_draw_from_results():
     panel["churn_date"] = pd.NaT
     km = kaplan_meier_by_band(panel, np.where(panel.usage > 0, "low", "high"), horizon_days=365)
     assert plot_retention_by_band(km).get_legend() is not None
+
+
+def test_out_of_fold_scores_match_cross_validation_and_give_reasons_to_current_customers():
+    from icp.risk import out_of_fold_scores
+
+    panel = _panel(quarters=1, n_accounts=400).drop(columns=["as_of", "renewal_due"])
+    panel.index = panel.index + 1000  # the caller's index is kept
+    oof = out_of_fold_scores(panel, ChurnRiskModel(model="logistic"), random_state=3)
+    assert oof.index.equals(panel.index)
+    cv = cross_validate(panel, model=ChurnRiskModel(model="logistic"), random_state=3).predictions
+    expected = cv.set_index(cv["account_id"].astype(str))["model"].reindex(oof["account_id"])
+    np.testing.assert_allclose(oof["churn_probability"].to_numpy(), expected.to_numpy(), rtol=1e-9)
+    current = ~panel["churned"].astype(bool).to_numpy()
+    assert oof.loc[current, "reasons"].str.contains("risk").all()
+    assert oof.loc[~current, "reasons"].isna().all()  # no reasons computed for the churned rows
+
+
+def test_out_of_fold_scores_keep_the_family_chosen_on_the_first_fold():
+    from icp.risk import out_of_fold_scores
+
+    panel = _panel(quarters=1, n_accounts=400).drop(columns=["as_of", "renewal_due"])
+    _, models = out_of_fold_scores(panel, ChurnRiskModel(model="auto"), cv=3, return_models=True)
+    assert len(models) == 3 and len({m.model_ for m in models}) == 1
+
+
+def test_out_of_fold_scores_with_too_few_churners_raise_a_clear_error():
+    from icp.exceptions import InsufficientDataError
+    from icp.risk import out_of_fold_scores
+
+    panel = _panel(quarters=1, n_accounts=100).drop(columns=["as_of", "renewal_due"])
+    panel["churned"] = np.arange(len(panel)) < 3
+    with pytest.raises(InsufficientDataError, match="at least 5 churned"):
+        out_of_fold_scores(panel, ChurnRiskModel(model="logistic"))

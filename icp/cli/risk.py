@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     from icp.backtest import backtest, cross_validate
     from icp.churn import ChurnRiskModel
     from icp.exceptions import DataQualityWarning, InsufficientDataError, SchemaError
-    from icp.risk import event_outcomes, risk_scores
+    from icp.risk import RISK_COLUMNS, event_outcomes, out_of_fold_scores, rank_risk, risk_scores
     from icp.snapshot import parse_as_of, snapshot
 
     started = time.perf_counter()
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     out = _common.out_dir(args)
     label_source = "contracts"
     survival: dict[str, Any] = {}
+    oof = None
     with warnings.catch_warnings(record=True) as records, _progress_bar() as bar:
         warnings.simplefilter("always")
         task = bar.add_task("Backtesting the churn model", total=None)
@@ -169,7 +170,12 @@ def run(args: argparse.Namespace) -> int:
             # information; re-choosing per fold would triple the cost)
             kind = clone(model).set_params(model=fitted.model_) if args.model == "auto" else model
             result = cross_validate(frame, model=kind, n_splits=5, random_state=seed, progress=progress)
+            # the current customers are the rows not marked churned; a model fitted on them would
+            # score them in sample, so each is scored (with reasons) by the fold model that never saw it
+            bar.update(task, description="Scoring current customers out of fold")
             current = frame[~frame["churned"].astype(bool)]
+            oof = out_of_fold_scores(frame, kind, cv=5, random_state=seed, bands=config.get("risk_bands"),
+                                     top_reasons=args.top)
             as_of, horizon, train, history = None, None, frame, frame
         else:
             if not args.as_of:
@@ -230,10 +236,19 @@ def run(args: argparse.Namespace) -> int:
             bar.update(task, description="Time to churn: Kaplan-Meier and Cox")
             survival = _time_to_churn(result, history, train, list(fitted.features_),
                                       config.get("risk_bands"), horizon, out)
-        bar.update(task, description="Scoring current customers")
         extra = _joined_inputs(out)
-        scores = risk_scores(fitted, current, bands=config.get("risk_bands"), top_reasons=args.top,
-                             segments=extra.get("segments.csv"), grades=extra.get("grades.csv"))
+        if oof is not None:
+            rows = oof[~oof["churned"].to_numpy(dtype=bool)]
+            scores = rank_risk(rows[list(RISK_COLUMNS)], segments=extra.get("segments.csv"),
+                               grades=extra.get("grades.csv"))
+            scoring = (f"out of fold: the {len(rows):,} current customers (not marked as churned) were each "
+                       "scored, with reasons, by the one of the 5 cross-validation models that did not see them")
+        else:
+            bar.update(task, description="Scoring current customers")
+            scores = risk_scores(fitted, current, bands=config.get("risk_bands"), top_reasons=args.top,
+                                 segments=extra.get("segments.csv"), grades=extra.get("grades.csv"))
+            scoring = (f"a model fitted on the {len(train):,} labelled training rows before {as_of.isoformat()} "
+                       f"scored the {len(scores):,} customers active on {as_of.isoformat()}")
         caught = [str(r.message) for r in records if issubclass(r.category, UserWarning)]
     scores.to_csv(out / "risk_scores.csv", index=False)
     metrics = {
@@ -247,8 +262,13 @@ def run(args: argparse.Namespace) -> int:
             "model kind chosen by inner cross-validated log loss on the training rows, then refitted "
             "in every backtest quarter or fold" if args.model == "auto" else "model kind given by --model"),
         "training_rows": len(train),
+        "model_scoring_note": (
+            "the model, model_selection, features and dropped_columns above describe a fit on all training "
+            "rows; in the single-table form the risk scores come from the cross-validation fold models"
+            if oof is not None else "the model above, fitted on the training rows, scored the current customers"),
         "features": list(fitted.features_),
         "dropped_columns": dict(fitted.dropped_),
+        "scoring": scoring,
         "evaluation": result.to_dict(),
         "time_to_churn": survival,
         "risk_bands": dict(config.get("risk_bands") or {}),

@@ -18,7 +18,8 @@ single-table form (one row per customer, no dates)
     the rows not marked as churned.
 
 The risk list itself is :func:`icp.risk.risk_scores` (probability, band, ARR at
-risk and the top reasons from :meth:`icp.churn.ChurnRiskModel.reasons`); the
+risk and the top reasons from :meth:`icp.churn.ChurnRiskModel.reasons`), out of
+fold :func:`icp.risk.out_of_fold_scores` (shared with ``icp risk``); the
 metrics are :func:`icp.backtest.churn_metrics`, with the plain logistic
 :class:`~icp.backtest.BaselineModel` scored on the same rows for comparison.
 """
@@ -168,64 +169,40 @@ def _metrics(y: np.ndarray, p: np.ndarray, baseline: np.ndarray | None) -> dict[
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
 
 
-def _check_classes(y: np.ndarray, n_folds: int, what: str) -> None:
-    churned, stayed = int(y.sum()), int((~y).sum())
-    if min(churned, stayed) < n_folds:
-        raise InsufficientDataError(
-            f"The churn-risk report scores {what} out of fold with {n_folds} folds, which needs at least "
-            f"{n_folds} churned and {n_folds} retained customers. Found {churned} churned and {stayed} "
-            "retained. Use more data."
-        )
-
-
 def _out_of_fold(ctx: Any, data: pd.DataFrame, y: np.ndarray, bands: dict, score: np.ndarray | None
-                 ) -> tuple[np.ndarray, np.ndarray, list[pd.DataFrame], Any]:
-    """Cross-fitted probabilities of every row; risk lists of the rows in ``score`` from their fold's model."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+                 ) -> tuple[np.ndarray, np.ndarray | None, pd.DataFrame, Any]:
+    """Probabilities of every row and the risk list of the rows in ``score``, all out of fold.
 
-    from icp.risk import risk_scores
+    The shared :func:`icp.risk.out_of_fold_scores` (which ``icp risk`` uses too):
+    each row is scored, and its reasons given, by the fold model that never saw it.
+    Returns the probabilities, the baseline's (None when it could not be fitted),
+    the ranked risk list and the first fold's model.
+    """
+    from icp.backtest import BaselineModel
+    from icp.risk import RISK_COLUMNS, out_of_fold_scores, rank_risk
 
     seed = int(ctx.dataset.config.get("random_state", 42))
-    _check_classes(y, N_FOLDS, "every customer")
-    if "account_id" in data and data["account_id"].duplicated().any():  # keep an account in one fold
-        splits = StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=seed).split(
-            data, y, data["account_id"].astype(str).to_numpy())
-    else:
-        splits = StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed).split(data, y)
-    p, base = np.full(len(data), np.nan), np.full(len(data), np.nan)
-    parts: list[pd.DataFrame] = []
-    family, first = "auto", None
-    for train, test in splits:
-        model = _model(ctx, family).fit(data.iloc[train], y[train])
-        family, first = model.model_, first or model  # the family chosen on the first fold is kept
-        p[test] = model.predict_proba(data.iloc[test])[:, 1]
-        b = _baseline(ctx, data.iloc[train], y[train], data.iloc[test])
-        base[test] = b if b is not None else np.nan
-        mine = test[score[test]] if score is not None else test[:0]
-        if len(mine):
-            parts.append(risk_scores(model, data.iloc[mine], bands=bands))
-    return p, (None if np.isnan(base).any() else base), parts, first
-
-
-def _sorted(scores: pd.DataFrame) -> pd.DataFrame:
-    """Highest ARR at risk first (the churn probability without ARR), as :func:`icp.risk.risk_scores`."""
-    arr = np.nan_to_num(scores["arr_at_risk_usd"].to_numpy(dtype=float), nan=-1)
-    order = np.lexsort((-scores["churn_probability"].to_numpy(), -arr))
-    return scores.iloc[order].reset_index(drop=True)
+    model = _model(ctx)
+    wanted = np.zeros(len(y), dtype=bool) if score is None else np.asarray(score, dtype=bool)
+    scored, models = out_of_fold_scores(
+        data.assign(churned=y), model, score=wanted, cv=N_FOLDS, random_state=seed, bands=bands,
+        baseline=BaselineModel(**model.get_params()), return_models=True)
+    base = scored["baseline_probability"].to_numpy(dtype=float)
+    return (scored["churn_probability"].to_numpy(dtype=float), None if np.isnan(base).any() else base,
+            rank_risk(scored[wanted][list(RISK_COLUMNS)]), models[0])
 
 
 def _single_table(ctx: Any, panel: pd.DataFrame, bands: dict) -> tuple[pd.DataFrame, dict, Any]:
     data = _decided(panel).reset_index(drop=True)
     y = _target(data)
-    p, base, parts, model = _out_of_fold(ctx, data, y, bands, score=~y)
+    p, base, scores, model = _out_of_fold(ctx, data, y, bands, score=~y)
     metrics = _metrics(y, p, base)
     metrics["evaluation"] = (f"{N_FOLDS}-fold stratified cross-validation: every customer scored by a model "
                              "that never saw it")
     metrics["scoring"] = (f"out of fold: the {int((~y).sum()):,} current customers (not marked as churned) "
                           f"were each scored by the one of the {N_FOLDS} cross-validation models that did not "
                           "see them, so 'expected to churn' is not the base rate handed back")
-    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return _sorted(scores), metrics, model
+    return scores, metrics, model
 
 
 def _multi_table(ctx: Any, panel: pd.DataFrame, now: pd.DataFrame, bands: dict) -> tuple[pd.DataFrame, dict, Any]:
