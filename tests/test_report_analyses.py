@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _single_table import make_single_table
 
 from icp.report import analyses, validate_parameters
 from icp.report.churn import N_FOLDS
@@ -16,16 +17,7 @@ from icp.report.churn import N_FOLDS
 
 @pytest.fixture(scope="module")
 def single_table(tmp_path_factory):
-    rng = np.random.default_rng(11)
-    n = 600
-    tenure = rng.integers(1, 72, n)
-    contract = rng.choice(["Month-to-month", "One year", "Two year"], n, p=[0.5, 0.3, 0.2])
-    charges = rng.uniform(20, 120, n).round(2)
-    logit = -0.4 - tenure / 18 + 1.4 * (contract == "Month-to-month") + (charges - 70) / 60
-    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
-    frame = pd.DataFrame({"customerID": [f"C{i:04d}" for i in range(n)], "tenure": tenure,
-                          "Contract": contract, "MonthlyCharges": charges,
-                          "Churn": np.where(churned, "Yes", "No")})
+    frame = make_single_table(600, seed=11)
     path = tmp_path_factory.mktemp("single") / "customers.csv"
     frame.to_csv(path, index=False)
     work = path.parent / "work"

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _single_table import make_single_table
 from sklearn.model_selection import StratifiedKFold
 
 from icp.churn import ChurnRiskModel
@@ -20,16 +21,7 @@ from icp.churn import ChurnRiskModel
 def single_table_run(tmp_path_factory):
     from icp.cli import main
 
-    rng = np.random.default_rng(7)
-    n = 500
-    tenure = rng.integers(1, 72, n)
-    contract = rng.choice(["Month-to-month", "One year", "Two year"], n, p=[0.5, 0.3, 0.2])
-    charges = rng.uniform(20, 120, n).round(2)
-    logit = -0.4 - tenure / 18 + 1.4 * (contract == "Month-to-month") + (charges - 70) / 60
-    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
-    frame = pd.DataFrame({"customerID": [f"C{i:04d}" for i in range(n)], "tenure": tenure,
-                          "Contract": contract, "MonthlyCharges": charges,
-                          "Churn": np.where(churned, "Yes", "No")})
+    frame = make_single_table(500, seed=7)
     folder = tmp_path_factory.mktemp("risk_cli")
     path = folder / "customers.csv"
     frame.to_csv(path, index=False)
