@@ -2,10 +2,12 @@
 
 Every number here comes from rows the model did not see while fitting. In the
 multi-table form the backtest walks forward through a snapshot panel: to score
-the accounts at quarter end ``q`` it trains only on snapshots whose whole
-outcome window was over by ``q`` (``as_of + horizon <= q``), since a snapshot at
-``t`` is only labelled at ``t + horizon``. In the single-table form it is a
-stratified K-fold cross-validation.
+the accounts at quarter end ``q`` it trains only on snapshots dated before ``q``
+whose outcome was final by ``q`` (:func:`labelled_by`: the snapshot's
+``label_final_on``, the day the grace period after its churn or its last
+renewal decision ended; ``as_of + horizon + grace <= q`` for panels without
+that column). In the single-table form it is a stratified K-fold
+cross-validation.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "churn_metrics",
     "cross_validate",
     "expected_calibration_error",
+    "labelled_by",
     "lift_table",
     "stratified_folds",
     "top_decile_lift",
@@ -255,6 +258,51 @@ def _target(frame: pd.DataFrame, target: str) -> np.ndarray:
     return frame[target].fillna(False).astype(bool).to_numpy()
 
 
+def labelled_by(
+    panel: pd.DataFrame, date: Any, *, horizon_days: int = 365, label_delay_days: int | None = None
+) -> np.ndarray:
+    """Which snapshot rows dated before ``date`` already had a final outcome on ``date``.
+
+    These are the rows a model may train on when it scores ``date``: with the
+    panel's ``label_final_on`` (see :data:`icp.features.OUTCOME_COLUMNS`), a
+    row counts as soon as its renewal decisions are settled, so the latest
+    renewals teach the model too; without it, only when the whole horizon and
+    the grace period after it are over.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A snapshot panel with ``as_of``.
+    date : date-like
+        The scoring date.
+    horizon_days : int, default=365
+        The panel's outcome horizon (used without ``label_final_on``).
+    label_delay_days : int, optional
+        Days after a decision until its outcome is final (used without
+        ``label_final_on``); by default the panel's ``grace_period_days``.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> panel = pd.DataFrame({"as_of": pd.to_datetime(["2024-03-31", "2024-06-30", "2024-12-31"]),
+    ...                       "label_final_on": pd.to_datetime(["2024-08-30", "2025-05-30", "2025-01-30"])})
+    >>> labelled_by(panel, "2024-12-31").tolist()
+    [True, False, False]
+    """
+    when = pd.Timestamp(date)
+    as_of = pd.to_datetime(panel["as_of"])
+    if "label_final_on" in panel.columns:
+        final = pd.to_datetime(panel["label_final_on"])
+    else:
+        delay = label_delay_days if label_delay_days is not None else panel.attrs.get("grace_period_days", 0)
+        final = as_of + pd.Timedelta(days=int(horizon_days) + int(delay or 0))
+    return ((as_of < when) & (final <= when)).fillna(False).to_numpy(dtype=bool)
+
+
 def _scoring_rows(frame: pd.DataFrame, population: str | None) -> pd.DataFrame:
     if population and population in frame.columns:
         due = frame[population].fillna(False).astype(bool)
@@ -329,11 +377,10 @@ def backtest(
     """Walk-forward backtest of a churn model on a snapshot panel.
 
     For each ``as_of`` quarter ``q`` in the panel (oldest first), the model is
-    fitted on the rows whose outcome was known by ``q``
-    (``as_of + horizon_days + label_delay_days <= q``: a churn is only
-    confirmed when the grace period after the contract end has passed) and
-    scores the rows at ``q``; quarters with too little labelled history are
-    skipped.
+    fitted on the earlier rows whose outcome was final by ``q``
+    (:func:`labelled_by`: a churn is only confirmed when the grace period
+    after the contract end has passed) and scores the rows at ``q``; quarters
+    with too little labelled history are skipped.
 
     Parameters
     ----------
@@ -400,13 +447,16 @@ def backtest(
         complete = set(as_of[panel["horizon_complete"].fillna(False).astype(bool).to_numpy()].unique())
         quarters = [q for q in quarters if q in complete]
     delay = label_delay_days if label_delay_days is not None else panel.attrs.get("grace_period_days", 0)
-    horizon = pd.Timedelta(days=int(horizon_days) + int(delay or 0))
+
+    def closed_by(q: Any) -> np.ndarray:
+        return labelled_by(rows, q, horizon_days=horizon_days, label_delay_days=int(delay or 0))
+
     if last_quarters is not None:
-        scoreable = [q for q in quarters if (rows_as_of + horizon <= q).sum() >= min_train_rows]
+        scoreable = [q for q in quarters if closed_by(q).sum() >= min_train_rows]
         quarters = scoreable[-int(last_quarters):]
     preds, folds, notes = [], [], []
     for done, q in enumerate(quarters, start=1):
-        closed = (rows_as_of + horizon <= q).to_numpy()
+        closed = closed_by(q)
         train, test = rows[closed], rows[(rows_as_of == q).to_numpy()]
         y_train = _target(train, target)
         if len(train) < min_train_rows or len(np.unique(y_train)) < 2 or test.empty:
@@ -441,7 +491,7 @@ def backtest(
     if not preds:
         raise InsufficientDataError(
             f"No quarter of the panel has {min_train_rows} or more training rows whose "
-            f"{horizon_days}-day outcome window had closed, with both churned and retained accounts. "
+            "outcome was final before it, with both churned and retained accounts. "
             f"Found {len(quarters)} as_of date(s) from {pd.Timestamp(quarters[0]).date() if quarters else '-'} "
             f"to {pd.Timestamp(quarters[-1]).date() if quarters else '-'}. "
             "Use a longer history (more quarters) or a shorter horizon."
@@ -450,7 +500,7 @@ def backtest(
     if skipped:
         notes.append(
             f"{skipped} of {len(quarters)} quarter(s) were not scored: not enough history whose "
-            "outcome window had closed before them."
+            "outcome was final before them."
         )
     predictions = pd.concat(preds, ignore_index=True)
     predictions["fold"] = predictions["fold"].dt.date.astype(str)

@@ -58,6 +58,11 @@ _FEATURES: tuple[tuple[str, str, str, str, str], ...] = (
      "number of contracts that started before as_of"),
     ("contract_term_months", "relationship", "Length of the current contract", "months",
      "mean of (end_date - start_date + 1 day) / 30.4375 over the current contracts; empty when open-ended"),
+    ("days_to_renewal", "relationship", "Days until the next renewal decision", "days",
+     "earliest end_date of the contracts covering as_of - as_of; while a renewal is still open (no contract "
+     "covers as_of), the last end_date - as_of, which is negative; empty when every current contract is "
+     "open-ended. End dates are read as agreed at signing: data that sets end_date only when a customer "
+     "cancels would leak the outcome here (the leakage guard flags such a column)"),
     ("plan", "relationship", "Plan of the current contract", "category",
      "plan of the current contract with the largest ARR"),
     ("gross_margin_pct", "profitability", "Gross margin of the current contracts", "%",
@@ -111,6 +116,10 @@ _OUTCOMES: tuple[tuple[str, str, str, str], ...] = (
     ("renewed", "A renewal decision fell in the horizon and the account renewed", "bool",
      "renewal_due, not churned, and every decision observable in the data"),
     ("churn_date", "The churn date, when churned", "date", "end of the first contract that was not renewed"),
+    ("label_final_on", "The date from which the churn outcome is known for certain", "date",
+     "the first contract end in the horizon when a renewal on the current term would run past the horizon, "
+     "otherwise as_of + horizon; never before the last contract end in the horizon; plus the grace period. "
+     "Models train on the rows whose outcome was final by the date they score"),
     ("arr_next_usd", "ARR at the end of the horizon", "USD per year",
      "sum of arr_usd of contracts covering as_of + horizon (or starting within the grace period after it); 0 when churned"),
     ("arr_change_usd", "Expansion (> 0) or contraction (< 0)", "USD per year", "arr_next_usd - arr_usd"),

@@ -370,5 +370,7 @@ def event_outcomes(panel: pd.DataFrame, events: pd.DataFrame, *, horizon_days: i
     out["churn_date"] = first.reindex(out.index).to_numpy()
     out["churned"] = out["churn_date"].notna()
     out["renewal_due"] = True
+    # a dated event is known on its date: every row's outcome is final when its horizon ends
+    out["label_final_on"] = pd.to_datetime(out["as_of"]) + pd.Timedelta(days=int(horizon_days))
     out.index = panel.index
     return out

@@ -243,6 +243,8 @@ def _derive(b: pd.DataFrame, w: q.Window, ctx: dict, present: set[str]) -> pd.Da
     out["arr_growth_12m_pct"] = 100.0 * (_ratio(arr, _num(b, "arr_12m_ago", 0.0)) - 1.0)
     out["contract_count"] = _num(b, "contract_count", 0.0).astype("int64")
     out["contract_term_months"] = _num(b, "term_days") / DAYS_PER_MONTH
+    # the next contract end of a covered account; while its renewal is open, the last end (< 0)
+    out["days_to_renewal"] = (_num(b, "next_end").where(_num(b, "n_cover", 0.0) > 0, _num(b, "last_end")) - t0)
     out["plan"] = b["plan"].astype(object).where(b["plan"].notna(), None) if "plan" in b else None
     margin = _ratio(_num(b, "margin_num"), _num(b, "margin_den"))
     out["gross_margin_pct"] = margin.fillna(_num(b, "margin_plain"))
@@ -281,6 +283,17 @@ def _derive(b: pd.DataFrame, w: q.Window, ctx: dict, present: set[str]) -> pd.Da
     out["churned"] = churned
     out["renewed"] = out["renewal_due"] & ~churned & (_num(b, "n_undecided", 0.0) == 0)
     out["churn_date"] = _days_to_date(churn_day)
+    # When is the outcome final? Decided by what was known at as_of, never by the outcome
+    # itself (a training set that admitted churns sooner than renewals would over-state churn):
+    # when a renewal on the current term would run past the horizon, the next decision
+    # settles it; otherwise the horizon must be over. In both cases, and a grace period later,
+    # every contract end in the horizon must have been decided.
+    grace = w.grace_days
+    first_decision, last_decision = _num(b, "first_decision"), _num(b, "last_decision")
+    settles = _num(b, "term_days") >= t0 + h - first_decision
+    final = first_decision.where(settles, float(t0 + h)).clip(upper=t0 + h)
+    final = np.fmax(final, last_decision) + grace
+    out["label_final_on"] = _days_to_date(final.fillna(float(t0 + h + grace)))
     cover, pending = _num(b, "arr_cover_next", 0.0), _num(b, "arr_pending_next", 0.0)
     nxt = cover.where(cover > 0, pending).where(~churned, 0.0)
     out["arr_next_usd"] = nxt

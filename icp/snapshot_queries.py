@@ -94,6 +94,7 @@ def contract_features(contracts: Any, w: Window) -> Any:
         first_start=k.s.min(),
         last_end=k.e.max(),
         n_cover=cov.cast("int64").sum(),
+        next_end=k.e.min(where=cov),
         arr_12m_ago=k.arr.sum(where=(k.s < a12) & (k.e.isnull() | (k.e >= a12))),
         **_current_values(k, cov, "_cov"),
     )
@@ -107,7 +108,7 @@ def contract_features(contracts: Any, w: Window) -> Any:
     agg = agg.left_join(last, agg.account_id == last.end_account)
     covered = agg.n_cover > 0
     agg = agg.select(
-        "account_id", "contract_count", "first_start", "last_end", "n_cover",
+        "account_id", "contract_count", "first_start", "last_end", "n_cover", "next_end",
         arr_usd=ibis.ifelse(covered, agg.arr_usd_cov, agg.arr_usd_end),
         arr_12m_ago=agg.arr_12m_ago,
         **{name: ibis.ifelse(covered, agg[name + "_cov"], agg[name + "_end"])
@@ -167,7 +168,8 @@ def contract_outcomes(contracts: Any, w: Window, fallback_margin: float) -> Any:
         ],
     )
     decisions = d.group_by("account_id").aggregate(
-        n_decisions=d.count(), n_undecided=undecided.cast("int64").sum()
+        n_decisions=d.count(), n_undecided=undecided.cast("int64").sum(),
+        first_decision=d.e.min(), last_decision=d.e.max(),
     )
     churn = churn_ev.group_by("account_id").aggregate(churn_day=churn_ev.e.min())
     churn3 = churn.select(a3=churn.account_id, churn_day=churn.churn_day)
@@ -186,7 +188,8 @@ def contract_outcomes(contracts: Any, w: Window, fallback_margin: float) -> Any:
         churn_day=cc.churn_day.min(),
     )
     decisions = decisions.select(
-        dec_account=decisions.account_id, n_decisions=decisions.n_decisions, n_undecided=decisions.n_undecided
+        dec_account=decisions.account_id, n_decisions=decisions.n_decisions, n_undecided=decisions.n_undecided,
+        first_decision=decisions.first_decision, last_decision=decisions.last_decision,
     )
     flow = flow.left_join(decisions, flow.account_id == decisions.dec_account).drop("dec_account")
     return flow

@@ -12,6 +12,7 @@ from icp.backtest import (
     churn_metrics,
     cross_validate,
     expected_calibration_error,
+    labelled_by,
     lift_table,
     top_decile_lift,
 )
@@ -76,6 +77,41 @@ def test_walk_forward_trains_only_on_snapshots_whose_outcome_window_closed():
     assert result.kind == "time"
     assert result.summary.loc["model", "roc_auc"] > 0.7
     assert set(result.summary.index) == {"model", "baseline"}
+
+
+class _Rows(ChurnRiskModel):
+    """Records the rows each fit saw."""
+
+    seen: list = []
+
+    def fit(self, X, y):
+        _Rows.seen.append(X[["account_id", "as_of", "label_final_on"]].copy())
+        return super().fit(X, y)
+
+
+def test_walk_forward_trains_on_every_snapshot_whose_outcome_was_final_however_recent():
+    _Rows.seen = []
+    panel = _panel()
+    rng = np.random.default_rng(1)
+    # decisions spread over the year after each snapshot; final 30 days after the decision
+    panel["label_final_on"] = panel["as_of"] + pd.to_timedelta(rng.integers(1, 366, len(panel)) + 30, unit="D")
+    result = backtest(panel, model=_Rows(model="logistic"), horizon_days=365, min_train_rows=200)
+    scored = sorted(pd.to_datetime(result.predictions["fold"].unique()))
+    assert len(scored) == len(_Rows.seen)
+    for q, rows in zip(scored, _Rows.seen):
+        assert (rows["label_final_on"] <= q).all() and (rows["as_of"] < q).all()
+        known = panel[(panel["as_of"] < q) & (panel["label_final_on"] <= q)]
+        assert len(rows) == len(known)  # ... and all of them, including snapshots of the last year
+        assert (rows["as_of"] + pd.Timedelta(days=395) > q).any()
+
+
+def test_labelled_by_falls_back_to_the_whole_horizon_and_grace_period_without_label_final_on():
+    panel = pd.DataFrame({"as_of": pd.to_datetime(["2023-09-30", "2023-12-31", "2024-12-31"])})
+    panel.attrs["grace_period_days"] = 30
+    # 2023-12-31 + 365 + 30 days (2024 is a leap year) = 2025-01-29
+    assert labelled_by(panel, "2025-01-29").tolist() == [True, True, False]
+    assert labelled_by(panel, "2025-01-28").tolist() == [True, False, False]
+    assert labelled_by(panel, "2025-01-28", label_delay_days=0).tolist() == [True, True, False]
 
 
 def test_last_quarters_limits_the_backtest_to_the_most_recent_scoreable_quarters():

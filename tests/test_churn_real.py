@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from icp.backtest import cross_validate, expected_calibration_error
+from icp.backtest import cross_validate, expected_calibration_error, labelled_by
 from icp.churn import ChurnRiskModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,6 @@ needs_raven = pytest.mark.skipif(not RAVEN.exists(), reason="../shared/datasets/
 # the latest quarter whose whole horizon the sample (ending 2025-12-31) covers.
 SCORED_AT = pd.Timestamp("2024-12-31")
 HORIZON = 365
-GRACE = 30  # a churn is confirmed 30 days after the contract end: labels of as_of are final at as_of + 395
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +48,9 @@ def sample_oot():
         data = load(SAMPLE)
         panel = snapshot(data, as_of=quarter_ends("2022Q2:2024Q4"), horizon=f"{HORIZON}d")
     due = panel[panel["renewal_due"]]
-    as_of = pd.to_datetime(due["as_of"])
-    train = due[as_of + pd.Timedelta(days=HORIZON + GRACE) <= SCORED_AT]
-    scored = due[as_of == SCORED_AT]
+    # every renewal whose outcome was final at the scoring date, however recent
+    train = due[labelled_by(due, SCORED_AT)]
+    scored = due[pd.to_datetime(due["as_of"]) == SCORED_AT]
     model = ChurnRiskModel(model="hgb", random_state=42).fit(train, train["churned"])
     p = pd.Series(model.predict_proba(scored)[:, 1], index=scored["account_id"].to_numpy())
     truth = pd.read_csv(SAMPLE / "ground_truth" / "renewal_decisions.csv", parse_dates=["decision_date"],
@@ -80,7 +79,7 @@ def test_sample_out_of_time_auc_reaches_95_percent_of_the_planted_truths(sample_
     d = sample_oot
     assert len(d) > 1000
     model_auc = roc_auc_score(d.churned, d.p)
-    # measured: model 0.804; true probabilities 0.832; without their noise 0.824; the planted
+    # measured: model 0.801; true probabilities 0.832; without their noise 0.824; the planted
     # formula on the state at the scoring date (what a snapshot can see then) 0.822
     assert model_auc >= 0.95 * roc_auc_score(d.churned, d.churn_probability)
     assert model_auc >= 0.95 * roc_auc_score(d.churned, d.at_scoring)
@@ -89,24 +88,15 @@ def test_sample_out_of_time_auc_reaches_95_percent_of_the_planted_truths(sample_
 
 @needs_sample
 @pytest.mark.slow
-def test_sample_out_of_time_probabilities_are_calibrated(sample_oot):
+def test_sample_out_of_time_calibration_error_reaches_the_target(sample_oot):
     d = sample_oot
     ece = expected_calibration_error(d.churned, d.p)
     floor = expected_calibration_error(d.churned, d.churn_probability)  # binomial noise alone
-    # measured 0.034 (the true probabilities: 0.015); most of it is the fall in the churn rate
-    # from the training years (0.26) to the scored year (0.20): the model predicts 0.23 on average
-    assert ece <= 0.04
+    # measured 0.027 (the true probabilities: 0.015; other seeds 0.020 to 0.032); 0.034 before
+    # the model trained on the renewals of the last year and knew the days to each renewal
+    assert ece <= 0.03
     assert floor < ece
-
-
-@needs_sample
-@pytest.mark.slow
-@pytest.mark.xfail(reason="measured ECE 0.034 (true probabilities 0.015): the model is calibrated on every "
-                          "labelled quarter but over-predicts the 2024Q4 mix of accounts (mean 0.228 against "
-                          "0.199); a logit shift fitted on the latest labelled quarters is about zero",
-                   strict=False)
-def test_sample_out_of_time_calibration_error_reaches_the_target(sample_oot):
-    assert expected_calibration_error(sample_oot.churned, sample_oot.p) <= 0.03
+    assert abs(d.p.mean() - d.churned.mean()) < 0.02  # measured 0.212 predicted, 0.199 observed
 
 
 def _telco() -> pd.DataFrame:

@@ -191,6 +191,43 @@ def test_outcomes_match_hand_computation(tiny):
     assert tiny["horizon_complete"].all()
 
 
+def test_days_to_renewal_counts_to_the_next_contract_end_and_below_zero_while_a_renewal_is_open(tiny):
+    assert tiny["days_to_renewal"].to_dict() == {"a1": 273.0, "a2": 92.0, "a3": 457.0}
+    later = snapshot(make_dataset(tiny_frames()), as_of="2025-01-20").set_index("account_id")
+    assert later.loc["a2", "days_to_renewal"] == -20.0  # ended 2024-12-31, decision still open
+
+
+def test_label_is_final_a_grace_period_after_the_decision_that_settles_it(tiny):
+    assert tiny["label_final_on"].to_dict() == {
+        "a1": pd.Timestamp("2025-07-30"),  # decided 2025-06-30: a renewal on its 1-year term runs past the horizon
+        "a2": pd.Timestamp("2025-01-30"),
+        "a3": pd.Timestamp("2025-10-30"),  # no decision in the horizon: its end, and the grace period
+    }
+
+
+def test_when_a_label_is_final_does_not_depend_on_the_outcome():
+    # a1 renews this time: its label is final on the same day as when it churned
+    frames = tiny_frames()
+    frames["contracts"] = pd.concat([frames["contracts"], pd.DataFrame({
+        "contract_id": ["c6"], "account_id": ["a1"], "start_date": [D(2025, 7, 1)], "end_date": [D(2026, 6, 30)],
+        "arr_usd": [12000.0], "gross_margin_pct": [75.0], "plan": ["pro"]})], ignore_index=True)
+    snap = snapshot(make_dataset(frames), as_of="2024-09-30").set_index("account_id")
+    assert not snap.loc["a1", "churned"]
+    assert snap.loc["a1", "label_final_on"] == pd.Timestamp("2025-07-30")
+    # a 3-month contract: whether it churns or renews, only the end of the horizon settles the year
+    short = pd.DataFrame({"contract_id": ["c7"], "account_id": ["a3"], "start_date": [D(2024, 8, 1)],
+                          "end_date": [D(2024, 10, 31)], "arr_usd": [100.0], "gross_margin_pct": [50.0],
+                          "plan": ["x"]})
+    for renews in (False, True):
+        more = [short] + ([short.assign(contract_id="c8", start_date=D(2024, 11, 1), end_date=D(2025, 1, 31))]
+                          if renews else [])
+        frames = tiny_frames()
+        frames["contracts"] = pd.concat([frames["contracts"][frames["contracts"].account_id != "a3"], *more],
+                                        ignore_index=True)
+        snap = snapshot(make_dataset(frames), as_of="2024-09-30").set_index("account_id")
+        assert snap.loc["a3", "label_final_on"] == pd.Timestamp("2025-10-30")
+
+
 def test_renewal_within_grace_period_is_not_churn():
     frames = tiny_frames()
     frames["contracts"] = pd.concat([frames["contracts"], pd.DataFrame({

@@ -83,9 +83,10 @@ def _event_file(dataset: Any) -> tuple[Path, str, str] | None:
 
 
 def _labelled(panel: pd.DataFrame, as_of: dt.date, horizon: int, delay: int) -> pd.DataFrame:
-    """Snapshots before as_of whose outcome window and grace period were over by as_of."""
-    when = pd.to_datetime(panel["as_of"])
-    return panel[(when + pd.Timedelta(days=horizon + delay) <= pd.Timestamp(as_of)).to_numpy()]
+    """Snapshots before as_of whose outcome was final by as_of (:func:`icp.backtest.labelled_by`)."""
+    from icp.backtest import labelled_by
+
+    return panel[labelled_by(panel, as_of, horizon_days=horizon, label_delay_days=delay)]
 
 
 def _due(frame: pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +218,9 @@ def run(args: argparse.Namespace) -> int:
             population = "renewal_due" if label_source == "contracts" and len(_due(closed)) == len(train) else None
             bar.update(task, description="Fitting the churn model")
             fitted = model.fit(train, train["churned"].astype(bool))
-            kind = clone(model).set_params(model=fitted.model_) if args.model == "auto" else model
+            # every backtest quarter chooses the model family again, on its own training rows only:
+            # a family chosen on all history would carry a little of the later labels into the test
+            kind = model
             try:
                 result = backtest(history, model=kind, horizon_days=horizon, random_state=seed,
                                   population=population, label_delay_days=delay,
@@ -259,8 +262,11 @@ def run(args: argparse.Namespace) -> int:
         "model": fitted.model_,
         "model_selection": None if fitted.selection_ is None else fitted.selection_.reset_index().to_dict("records"),
         "model_selection_note": (
-            "model kind chosen by inner cross-validated log loss on the training rows, then refitted "
-            "in every backtest quarter or fold" if args.model == "auto" else "model kind given by --model"),
+            ("model kind chosen by inner cross-validated log loss on the training rows, then refitted "
+             "in every cross-validation fold" if oof is not None else
+             "model kind chosen by inner cross-validated log loss on the training rows; every backtest "
+             "quarter chose again on its own training rows") if args.model == "auto"
+            else "model kind given by --model"),
         "training_rows": len(train),
         "model_scoring_note": (
             "the model, model_selection, features and dropped_columns above describe a fit on all training "

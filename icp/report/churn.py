@@ -126,6 +126,10 @@ def _decided(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["churned"].notna()]
 
 
+def _horizon(frame: pd.DataFrame) -> int:
+    return int(frame.attrs.get("horizon_days", 365))
+
+
 def _target(frame: pd.DataFrame) -> np.ndarray:
     return frame["churned"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
@@ -206,19 +210,26 @@ def _single_table(ctx: Any, panel: pd.DataFrame, bands: dict) -> tuple[pd.DataFr
 
 
 def _multi_table(ctx: Any, panel: pd.DataFrame, now: pd.DataFrame, bands: dict) -> tuple[pd.DataFrame, dict, Any]:
+    from icp.backtest import labelled_by
     from icp.risk import risk_scores
 
     data = _decided(panel).reset_index(drop=True)
+    # only the renewals whose outcome was final at the quarter's end (the last weeks' decisions
+    # are still inside their grace period)
+    data = data[labelled_by(data, ctx.as_of, horizon_days=_horizon(panel))].reset_index(drop=True)
     y = _target(data)
     dates = pd.to_datetime(data["as_of"]) if "as_of" in data else None
     if dates is not None and dates.nunique() >= 2:
         last = dates.max()
-        early = (dates < last).to_numpy()
+        # trained only on the earlier renewals whose outcome was final when the latest year began
+        early = labelled_by(data, last, horizon_days=_horizon(panel))
         first = _model(ctx).fit(data[early], y[early])
-        p = first.predict_proba(data[~early])[:, 1]
-        metrics = _metrics(y[~early], p, _baseline(ctx, data[early], y[early], data[~early]))
-        metrics["evaluation"] = (f"out of time: trained on the renewals before {last.date()}, scored the "
-                                 f"{int((~early).sum()):,} renewals of the year after it")
+        scored = (dates == last).to_numpy()
+        p = first.predict_proba(data[scored])[:, 1]
+        metrics = _metrics(y[scored], p, _baseline(ctx, data[early], y[early], data[scored]))
+        metrics["evaluation"] = (f"out of time: trained on the {int(early.sum()):,} renewals whose outcome was "
+                                 f"known by {last.date()}, scored the {int(scored.sum()):,} renewals of the "
+                                 "year after it")
     else:  # a single year of history: cross-validation is the honest fallback
         p, base, _, first = _out_of_fold(ctx, data, y, bands, score=None)
         metrics = _metrics(y, p, base)
