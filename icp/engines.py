@@ -6,7 +6,9 @@ gives them the tables on the chosen engine:
 * ``None`` or ``"duckdb"``: the Dataset's backend (DuckDB reads CSV and Parquet
   out of core); a Dataset on another backend is copied to DuckDB through Parquet.
   While the tables are in use, one DuckDB optimizer that multiplies scans of
-  sorted Parquet files is switched off (see ``_DUCKDB_OFF``).
+  sorted Parquet files is switched off (see ``_DUCKDB_OFF``), results need not
+  keep the input's row order, and :class:`DuckDBCursors` lets independent
+  queries run at the same time.
 * ``"spark"`` (PySpark in local mode on all cores) or a Spark master URL
   (``"local[2]"``, ``"spark://host:7077"``, ``"yarn"``, ``"k8s://..."``): the tables
   are written to Parquet in a temporary folder and read by Spark through
@@ -24,14 +26,16 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 
 from icp.exceptions import SchemaError
 
-__all__ = ["engine_tables", "spark_session", "is_spark_engine"]
+__all__ = ["engine_tables", "spark_session", "is_spark_engine", "DuckDBCursors", "duckdb_cursors"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,29 +104,151 @@ def _backend_name(backend: Any) -> str:
 _DUCKDB_OFF = ("partitioned_execution",)
 
 
+# Settings the snapshot applies while it runs, restored after. Its per-account
+# results are lined up by key, so they need not keep the input's row order.
+_DUCKDB_SETTINGS = {"preserve_insertion_order": "false"}
+
+
 @contextlib.contextmanager
 def _duckdb_tuned(backend: Any) -> Iterator[None]:
-    """Disable the optimizers of :data:`_DUCKDB_OFF` on a DuckDB backend, restoring the setting after."""
+    """Disable the optimizers of :data:`_DUCKDB_OFF` and apply :data:`_DUCKDB_SETTINGS` on a
+    DuckDB backend, restoring the settings after."""
     con = getattr(backend, "con", None)
     if _backend_name(backend) != "duckdb" or con is None:
         yield
         return
     try:
-        before = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0] or ""
+        names = ["disabled_optimizers", *_DUCKDB_SETTINGS]
+        before = dict(zip(names, con.execute(
+            "SELECT " + ", ".join(f"current_setting('{n}')" for n in names)).fetchall()[0]))
         known = {r[0] for r in con.execute("SELECT name FROM duckdb_optimizers()").fetchall()}
     except Exception:  # noqa: BLE001 - an older or restricted DuckDB: run as configured
         yield
         return
-    current = [o.strip() for o in before.split(",") if o.strip()]
+    current = [o.strip() for o in (before["disabled_optimizers"] or "").split(",") if o.strip()]
     wanted = current + [o for o in _DUCKDB_OFF if o in known and o not in current]
-    if wanted == current:
-        yield
-        return
-    con.execute("SET disabled_optimizers = ?", [",".join(wanted)])
+    changed = {n: v for n, v in _DUCKDB_SETTINGS.items() if str(before[n]).lower() != v}
+    if wanted != current:
+        changed["disabled_optimizers"] = ",".join(wanted)
+    for name, value in changed.items():
+        con.execute(f"SET {name} = ?", [value])
     try:
         yield
     finally:
-        con.execute("SET disabled_optimizers = ?", [before])
+        for name in changed:
+            con.execute(f"SET {name} = ?", [before[name] if before[name] is not None else ""])
+
+
+class DuckDBCursors:
+    """Runs independent Ibis expressions of one DuckDB backend at the same time, each on a cursor.
+
+    A hash aggregation over a million accounts gains less from a second thread
+    (its per-thread tables are merged at the end) than from a second query run
+    beside it, and the fetch of one result overlaps the next query. A cursor is
+    its own connection to the same database: it sees the database's tables and
+    views, and gets copies of the backend's temporary views over files; a query
+    on a table it cannot see (a registered DataFrame) runs on the backend itself.
+
+    Parameters
+    ----------
+    backend : ibis DuckDB backend
+    """
+
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.workers = self._threads()
+        self._local = threading.local()
+        self._compile = threading.Lock()
+        self._own = threading.Lock()
+        # read now: the backend's own connection is not to be used while cursors run
+        self._views, self._seen = self._temp_views(), self._persistent()
+        self._cursors: list[Any] = []
+
+    def _threads(self) -> int:
+        try:
+            return int(self.backend.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        except Exception:  # noqa: BLE001 - a restricted connection: one query at a time
+            return 1
+
+    def _temp_views(self) -> dict[str, str]:
+        """The definitions of the backend's temporary views, for its cursors to recreate."""
+        rows = self.backend.con.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE temporary AND NOT internal").fetchall()
+        return dict(rows)
+
+    def _persistent(self) -> set[str]:
+        rows = self.backend.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary UNION ALL "
+            "SELECT view_name FROM duckdb_views() WHERE NOT temporary AND NOT internal").fetchall()
+        return {r[0] for r in rows}
+
+    def _cursor_for(self, expr: Any) -> Any | None:
+        """This thread's cursor, with the temporary views ``expr`` reads; None when it cannot see them
+        (a view over a registered DataFrame, a temporary table)."""
+        local = self._local
+        if getattr(local, "cursor", None) is None:
+            local.cursor, local.views = self.backend.con.cursor(), set()
+            self._cursors.append(local.cursor)
+        for name in {t.name for t in expr.op().find(ops.DatabaseTable)}:
+            if name in local.views or (name in self._seen and name not in self._views):
+                continue
+            if name not in self._views:
+                return None
+            try:
+                local.cursor.execute(self._views[name])
+            except Exception:  # noqa: BLE001 - a view over a Python object: not for a cursor
+                return None
+            local.views.add(name)
+        return local.cursor
+
+    def to_pyarrow(self, expr: Any) -> Any:
+        """``expr.to_pyarrow()``, on this thread's cursor when it can see every table of ``expr``."""
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        cur = self._cursor_for(expr)
+        if cur is None:
+            with self._own:
+                return expr.to_pyarrow()
+        with self._compile:  # compiling is pure Python: one thread at a time, beside the queries
+            sql = self.backend.compile(expr.as_table())
+            memtables = [(m.name, m.data.to_pyarrow(m.schema)) for m in expr.op().find(ops.InMemoryTable)]
+        for name, data in memtables:
+            cur.register(name, data)
+        try:
+            table = cur.sql(sql).to_arrow_table()
+        finally:
+            for name, _ in memtables:
+                cur.unregister(name)
+        return expr.__pyarrow_result__(table, data_mapper=DuckDBPyArrowData)
+
+    @contextlib.contextmanager
+    def side_by_side(self) -> Iterator[None]:
+        """While queries run side by side, one per worker, each runs on one DuckDB thread
+        (the setting is restored after): the same number of threads in all, and no merging
+        of per-thread hash tables (measured: 9.6 s instead of 10.3 s with two threads each)."""
+        self.backend.con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            self.backend.con.execute(f"SET threads = {self.workers}")
+
+    def close(self) -> None:
+        """Close the cursors (their temporary views go with them)."""
+        for cur in self._cursors:
+            cur.close()
+        self._cursors.clear()
+
+
+def duckdb_cursors(tables: Mapping[str, Any]) -> DuckDBCursors | None:
+    """A :class:`DuckDBCursors` for the backend of ``tables`` when it is DuckDB with several threads."""
+    try:
+        backend = next(iter(tables.values()))._find_backend()
+    except Exception:  # noqa: BLE001 - no tables, or tables of several backends
+        return None
+    if _backend_name(backend) != "duckdb" or getattr(backend, "con", None) is None:
+        return None
+    cursors = DuckDBCursors(backend)
+    return cursors if cursors.workers > 1 else None
 
 
 @contextlib.contextmanager

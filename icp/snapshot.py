@@ -13,6 +13,7 @@ computed the same way for every engine. Column meanings are in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from icp import snapshot_queries as q
-from icp.engines import engine_tables
+from icp.engines import duckdb_cursors, engine_tables
 from icp.exceptions import InsufficientDataError, SchemaError
 from icp.features import (
     EMPLOYEE_BANDS,
@@ -392,9 +393,9 @@ def snapshot(
     h = parse_horizon(data.config.get("horizon_days", 365) if horizon is None else horizon)
     grace = int(data.config.get("grace_period_days", 30))
     data.table("contracts")  # a clear error when it is absent
-    with engine_tables(data, engine) as tables:
+    with engine_tables(data, engine) as tables, contextlib.closing(_Cursors(tables)) as cursors:
         per_date = 2 + sum(t in tables for t in ("invoices", "tickets", "usage", "am_grades", "accounts"))
-        run = Runner(progress, 2 + ("am_grades" in tables) + per_date * len(dates))
+        run = Runner(progress, 2 + ("am_grades" in tables) + per_date * len(dates), cursors=cursors.cursors)
         account_columns = []
         if "accounts" in tables:
             account_columns = [c for c in tables["accounts"].columns if c != "account_id"]
@@ -428,13 +429,16 @@ def snapshot(
             "Expected at least one contract covering an as_of date. "
             f"Choose dates within the contracts' coverage (the data ends on {ctx['data_end']})."
         )
-    result = pd.concat(frames, ignore_index=True)
-    # Arrow's sort is stable and much faster than pandas' on string keys
-    order = pc.sort_indices(
-        pa.table({"as_of": pa.array(result["as_of"]), "account_id": pa.array(result["account_id"].astype(str))}),
-        sort_keys=[("as_of", "ascending"), ("account_id", "ascending")],
-    )
-    result = result.take(order.to_numpy()).reset_index(drop=True)
+    result = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    keys = pa.array(result["account_id"].astype(str))
+    # the engine returns each date's accounts in order already: sorted again only when they are not
+    if len(frames) > 1 or not pc.all(pc.less_equal(keys[:-1], keys[1:])).as_py():
+        # Arrow's sort is stable and much faster than pandas' on string keys
+        order = pc.sort_indices(
+            pa.table({"as_of": pa.array(result["as_of"]), "account_id": keys}),
+            sort_keys=[("as_of", "ascending"), ("account_id", "ascending")],
+        )
+        result = result.take(order.to_numpy()).reset_index(drop=True)
     result.attrs.update(
         presale_columns=list(getattr(data, "presale_columns", ()) or ()),
         horizon_days=h,
@@ -442,6 +446,17 @@ def snapshot(
         data_end=ctx["data_end"].isoformat() if ctx["data_end"] else None,
     )
     return result
+
+
+class _Cursors:
+    """The DuckDB cursors of a snapshot (:func:`icp.engines.duckdb_cursors`), closed with it."""
+
+    def __init__(self, tables: Any):
+        self.cursors = duckdb_cursors(tables)
+
+    def close(self) -> None:
+        if self.cursors is not None:
+            self.cursors.close()
 
 
 class _CallableModule(types.ModuleType):
