@@ -188,6 +188,25 @@ class BacktestResult:
     folds: pd.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def from_predictions(
+        cls, kind: str, predictions: pd.DataFrame, folds: pd.DataFrame, notes: tuple[str, ...] = ()
+    ) -> BacktestResult:
+        """The result of out-of-sample scores made elsewhere (for example
+        :func:`icp.risk.out_of_fold_scores`): metrics per fold and pooled, with the
+        weak-signal warning.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> preds = pd.DataFrame({"account_id": list("abcd"), "fold": [1, 1, 2, 2],
+        ...                       "churned": [True, False, True, False],
+        ...                       "model": [.9, .2, .7, .1], "baseline": [.6, .4, .5, .5]})
+        >>> BacktestResult.from_predictions("cv", preds, pd.DataFrame()).summary.loc["model", "roc_auc"]
+        1.0
+        """
+        return _result(kind, predictions, folds, list(notes))
+
     @property
     def summary(self) -> pd.DataFrame:
         """Pooled metrics of the model and the baseline, one row each."""

@@ -70,3 +70,28 @@ def test_single_table_risk_scores_match_the_reported_cross_validation(single_tab
     got = scores.set_index("account_id")["churn_probability"]
     np.testing.assert_allclose(got.to_numpy(), cv["model"].reindex(got.index).to_numpy(), rtol=1e-6)
     assert scores["reasons"].fillna("").str.contains("risk").all()  # every score comes with its reasons
+
+
+def test_single_table_auto_model_is_judged_on_the_scores_it_delivers(tmp_path):
+    """With --model auto the family is chosen inside the first fold, and the reported metrics are
+    those of the delivered out-of-fold scores (no second cross-validation with a family chosen on all rows)."""
+    from sklearn.metrics import roc_auc_score
+
+    from icp.cli import main
+    from icp.risk import out_of_fold_scores
+
+    frame = make_single_table(400, seed=3)
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["risk", str(path), "--id", "customerID", "--churn", "Churn=Yes", "--out", str(out)]) == 0
+    metrics = json.loads((out / "model_metrics.json").read_text(encoding="utf-8"))
+    data, y = _snapshot(path)
+    oof = out_of_fold_scores(data, ChurnRiskModel(model="auto", random_state=42), cv=5, random_state=42)
+    reported = metrics["evaluation"]["summary"]["model"]["roc_auc"]
+    assert reported == pytest.approx(roc_auc_score(y, oof["churn_probability"]), abs=1e-9)
+    scores = pd.read_csv(out / "risk_scores.csv", dtype={"account_id": str}).set_index("account_id")
+    np.testing.assert_allclose(scores["churn_probability"].to_numpy(),
+                               oof.set_index("account_id")["churn_probability"].reindex(scores.index).to_numpy(),
+                               rtol=1e-6)
+    assert "first fold" in metrics["model_selection_note"]

@@ -133,9 +133,8 @@ def _time_to_churn(result: Any, history: pd.DataFrame, train: pd.DataFrame, feat
 
 def run(args: argparse.Namespace) -> int:
     """Fit, backtest and score; write risk_scores.csv and model_metrics.json."""
-    from sklearn.base import clone
 
-    from icp.backtest import backtest, cross_validate
+    from icp.backtest import BacktestResult, BaselineModel, backtest, cross_validate
     from icp.churn import ChurnRiskModel
     from icp.exceptions import DataQualityWarning, InsufficientDataError, SchemaError
     from icp.risk import RISK_COLUMNS, event_outcomes, out_of_fold_scores, rank_risk, risk_scores
@@ -166,17 +165,22 @@ def run(args: argparse.Namespace) -> int:
 
         if dataset.form == "single":
             frame = snapshot(dataset)
+            # One stratified 5-fold pass gives both the quality check and the risk list: the current
+            # customers (not marked churned) would be scored in sample by a model fitted on them, so
+            # each is scored, with reasons, by the fold model that never saw it. With --model auto the
+            # family is chosen on the first fold's training rows, never on rows it then scores.
+            oof = out_of_fold_scores(frame, model, cv=5, random_state=seed, bands=config.get("risk_bands"),
+                                     top_reasons=args.top, progress=progress,
+                                     baseline=BaselineModel(**model.get_params()))
+            result = BacktestResult.from_predictions("cv", pd.DataFrame({
+                "account_id": oof["account_id"].to_numpy(), "fold": oof["fold"].to_numpy(),
+                "churned": oof["churned"].to_numpy(dtype=bool),
+                "model": oof["churn_probability"].to_numpy(dtype=float),
+                "baseline": oof["baseline_probability"].to_numpy(dtype=float)}),
+                oof.groupby("fold").size().rename("scored_rows").reset_index().assign(
+                    fold=lambda f: f["fold"].astype(str), train_rows=lambda f: len(oof) - f["scored_rows"]))
+            bar.update(task, description="Fitting the churn model on every customer (for its description)")
             fitted = model.fit(frame, frame["churned"].astype(bool))
-            # the kind chosen on all rows is refitted in every fold (the choice is one bit of
-            # information; re-choosing per fold would triple the cost)
-            kind = clone(model).set_params(model=fitted.model_) if args.model == "auto" else model
-            result = cross_validate(frame, model=kind, n_splits=5, random_state=seed, progress=progress)
-            # the current customers are the rows not marked churned; a model fitted on them would
-            # score them in sample, so each is scored (with reasons) by the fold model that never saw it
-            bar.update(task, description="Scoring current customers out of fold")
-            current = frame[~frame["churned"].astype(bool)]
-            oof = out_of_fold_scores(frame, kind, cv=5, random_state=seed, bands=config.get("risk_bands"),
-                                     top_reasons=args.top)
             as_of, horizon, train, history = None, None, frame, frame
         else:
             if not args.as_of:
@@ -262,8 +266,8 @@ def run(args: argparse.Namespace) -> int:
         "model": fitted.model_,
         "model_selection": None if fitted.selection_ is None else fitted.selection_.reset_index().to_dict("records"),
         "model_selection_note": (
-            ("model kind chosen by inner cross-validated log loss on the training rows, then refitted "
-             "in every cross-validation fold" if oof is not None else
+            ("model kind chosen by inner cross-validated log loss on the first fold's training rows and "
+             "kept for the other folds" if oof is not None else
              "model kind chosen by inner cross-validated log loss on the training rows; every backtest "
              "quarter chose again on its own training rows") if args.model == "auto"
             else "model kind given by --model"),
