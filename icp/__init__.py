@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "ChurnRiskModel": "icp.churn",
     "backtest": "icp.backtest",
     "cross_validate": "icp.backtest",
+    "labelled_by": "icp.backtest",
     "risk_scores": "icp.risk",
     "kaplan_meier_by_band": "icp.survival",
     "fit_cox": "icp.survival",

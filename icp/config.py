@@ -1,7 +1,8 @@
 """Loading ``icp.yaml``: the project file that maps a company's exports onto the data contract.
 
 The defaults live in ``icp/defaults.yaml`` (documented there); a project file
-overrides any key, and nested mappings are merged key by key.
+overrides any key, and nested mappings are merged key by key, except the cut-point
+settings of :data:`WHOLE_SETTINGS` (risk bands, ICP tiers), which a project replaces whole.
 """
 
 from __future__ import annotations
@@ -28,10 +29,16 @@ def _read_defaults() -> dict[str, Any]:
 DEFAULTS: Mapping[str, Any] = _read_defaults()
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+# Settings that are one list of cut points: a project's own replaces the default whole
+# (merging {low: 0, elevated: 0.2} into the default risk bands would keep bands it dropped).
+WHOLE_SETTINGS = frozenset({"risk_bands", "icp_tiers"})
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any], *, whole: frozenset = WHOLE_SETTINGS
+           ) -> dict[str, Any]:
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if key not in whole and isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)

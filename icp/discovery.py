@@ -458,8 +458,10 @@ def discover_icp(
     tiers = dict(tiers) if tiers is not None else dict(TIERS)
     if len(tiers) < 2 or not all(isinstance(v, (int, float)) and 0 <= v <= 100 for v in tiers.values()) \
             or min(tiers.values()) != 0:
-        raise ValueError("The 'tiers' parameter of discover_icp must map tier names to the lowest fit score "
-                         f"of each (0 to 100, the lowest tier at 0). Got {tiers!r} instead.")
+        raise SchemaError("The fit-score tiers (icp_tiers in icp.yaml, or the 'tiers' parameter of "
+                          "discover_icp) must map two or more tier names to the lowest fit score of each, "
+                          f"from 0 to 100 with the lowest tier at 0. Found {tiers!r}. "
+                          "Use for example icp_tiers: {A: 85, B: 67, C: 35, D: 0}.")
     notes: list[str] = []
     say("Preparing one row per account")
     accounts = account_table(snapshot)

@@ -46,7 +46,7 @@ __all__ = ["TIERS", "SIZE_COLUMNS", "fit_scorecard", "fit_size_model", "with_siz
 # outcome among current accounts (its cumulative distribution), so the tiers are
 # shares of the customer base: A the top 15%, B the next 18% (A and B together a
 # third, the "top tiers" a coverage report judges), C the next 32%, D the rest.
-# Pass other cut points with discover_icp(tiers=...); the profile keeps them.
+# Set other cut points with icp_tiers in icp.yaml (or discover_icp(tiers=...)); the profile keeps them.
 TIERS: dict[str, float] = {"A": 85.0, "B": 67.0, "C": 35.0, "D": 0.0}
 # pre-sale measures of company size that predict the ARR a customer signs
 SIZE_COLUMNS: tuple[str, ...] = ("employees", "annual_revenue_usd")

@@ -173,3 +173,18 @@ def test_custom_tiers_are_kept_in_the_profile_and_bad_tiers_rejected(planted):
     assert list(res.coverage["tier"]) == ["top", "middle", "rest", "top+middle"]
     with pytest.raises(ValueError, match="'tiers' parameter"):
         discover_icp(planted[0], tiers={"A": 50.0, "B": 10.0})
+
+
+def test_icp_tiers_set_in_icp_yaml_name_and_cut_the_tiers(tmp_path):
+    from pathlib import Path
+
+    from icp.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    config = tmp_path / "icp.yaml"
+    config.write_text((sample / "icp.yaml").read_text() + "\nicp_tiers: {Top: 75, Rest: 0}\n")
+    assert main(["discover", str(sample), "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    membership = pd.read_csv(tmp_path / "out" / "icp_membership.csv")
+    assert set(membership["tier"]) == {"Top", "Rest"}
+    top = membership["fit_score"] >= 75
+    assert (membership.loc[top, "tier"] == "Top").all() and (membership.loc[~top, "tier"] == "Rest").all()

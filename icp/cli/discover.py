@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(task, description=message)
 
         result = discover_icp(snap, outcome=args.outcome, presale_columns=list(data.presale_columns) or None,
-                              random_state=seed, progress=step)
+                              random_state=seed, progress=step, tiers=data.config.get("icp_tiers"))
     result.profile["settings"]["source"] = str(data.source)
     result.profile["input_fingerprints"] = dict(data.fingerprints)
     paths = result.save(out)

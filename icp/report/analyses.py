@@ -270,7 +270,8 @@ def icp_profile(ctx: Any, *, outcome: str | None = None) -> Any:
                                            horizon_days=_horizon_days(ctx))
         presale = list(ctx.dataset.presale_columns) or None
         seed = int(ctx.dataset.config.get("random_state", 42))
-        result = discover_icp(panel, outcome=outcome, presale_columns=presale, random_state=seed)
+        result = discover_icp(panel, outcome=outcome, presale_columns=presale, random_state=seed,
+                              tiers=ctx.dataset.config.get("icp_tiers"))
         result.profile.setdefault("settings", {})["source"] = str(ctx.data)
         result.profile["input_fingerprints"] = dict(ctx.dataset.fingerprints)
         return result
