@@ -70,10 +70,29 @@ def derive_features(frame: pd.DataFrame, names: Any = None) -> pd.DataFrame:
     return frame.assign(**out) if out else frame
 
 
+# Pseudo-rows at the overall churn rate added to each block of the isotonic calibration:
+# one, the least that keeps a block without churners from saying 0%.
+ISOTONIC_PSEUDO_ROWS = 1.0
+
+
 def fit_calibrator(score: np.ndarray, y: np.ndarray, method: str) -> Any:
-    """Map raw log-odds scores to probabilities: isotonic regression or Platt's sigmoid."""
+    """Map raw log-odds scores to probabilities: isotonic regression or Platt's sigmoid.
+
+    Isotonic regression gives each block of scores its observed churn rate, so a
+    block without a single churner says 0% (and one of churners only, 100%),
+    which no finite sample supports and which log loss punishes without limit.
+    Each block's rate is therefore smoothed towards the overall rate by
+    :data:`ISOTONIC_PSEUDO_ROWS` pseudo-rows, ``(churners + m * rate) / (rows + m)``,
+    and the smoothed rates are made monotone again.
+    """
     if method == "isotonic":
-        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, y)
+        y = np.asarray(y, dtype=float)
+        fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, y).predict(score)
+        blocks = pd.DataFrame({"block": fitted, "y": y}).groupby("block")["y"].agg(["sum", "size"])
+        m = ISOTONIC_PSEUDO_ROWS
+        smoothed = (blocks["sum"] + m * y.mean()) / (blocks["size"] + m)
+        target = pd.Series(fitted).map(smoothed).to_numpy(dtype=float)
+        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, target)
     return LogisticRegression(C=1e6).fit(score.reshape(-1, 1), y)
 
 

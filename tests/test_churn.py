@@ -98,6 +98,21 @@ def test_probabilities_rank_held_out_accounts_and_are_calibrated(kind):
     assert abs(p.mean() - y[2000:].mean()) < 0.04
 
 
+def test_isotonic_calibration_never_says_zero_or_certain():
+    from icp.churn_pipeline import fit_calibrator
+
+    score = np.linspace(-3, 3, 400)
+    y = score > 1.5  # no churner at all in the lower blocks, only churners at the top
+    p = fit_calibrator(score, y, "isotonic").predict(score)
+    assert 0 < p.min() < 0.01 and 0.99 < p.max() < 1
+    assert np.all(np.diff(p) >= 0)  # still monotone
+    frame, churned = _accounts(1500, seed=5)
+    frame["late_payment_share"] = np.where(churned, 1.0, 0.0)  # a strong driver: extreme blocks
+    model = ChurnRiskModel(model="hgb", leakage_threshold=None, max_iter=50, random_state=0).fit(frame, churned)
+    q = model.predict_proba(frame)[:, 1]
+    assert q.min() > 0 and q.max() < 1
+
+
 def test_auto_picks_the_model_with_the_lower_inner_cv_log_loss():
     frame, y = _accounts(600, seed=4)
     model = ChurnRiskModel(model="auto", max_iter=30, random_state=0).fit(frame, y)

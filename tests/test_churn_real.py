@@ -92,7 +92,7 @@ def test_sample_out_of_time_calibration_error_reaches_the_target(sample_oot):
     d = sample_oot
     ece = expected_calibration_error(d.churned, d.p)
     floor = expected_calibration_error(d.churned, d.churn_probability)  # binomial noise alone
-    # measured 0.027 (the true probabilities: 0.015; other seeds 0.020 to 0.032); 0.034 before
+    # measured 0.023 (the true probabilities: 0.015; other seeds 0.019 to 0.030); 0.034 before
     # the model trained on the renewals of the last year and knew the days to each renewal
     assert ece <= 0.03
     assert floor < ece
