@@ -159,6 +159,9 @@ def pandas_snapshot(folder: Path, as_of: dt.date, horizon: int = 365, grace: int
         n_cover=("cov", "sum"), arr_usd=("arr_cur", "sum"), arr_12m_ago=("arr_12", "sum"), mnum=("mnum", "sum"),
         mden=("mden", "sum"), mcur=("mcur", "mean"), term_days=("term", "mean"))
     base = base[(base["n_cover"] > 0) | (base["last_end"] >= T - grace * day)]
+    # the next end of a covering contract; while the renewal is open, the last end (negative)
+    next_end = k[k["cov"]].groupby("account_id")["end_date"].min().reindex(base.index)
+    base["days_to_renewal"] = (next_end.where(base["n_cover"] > 0, base["last_end"]) - T).dt.days
     plan = k[k["cur"]].sort_values(["account_id", "arr_usd", "contract_id"], ascending=[True, False, True])
     base["plan"] = plan.drop_duplicates("account_id").set_index("account_id")["plan"]
     base["gross_margin_pct"] = (base["mnum"] / base["mden"].where(base["mden"] != 0)).fillna(base["mcur"])
@@ -178,6 +181,14 @@ def pandas_snapshot(folder: Path, as_of: dt.date, horizon: int = 365, grace: int
                  & (pairs["end_date_o"].isna() | (pairs["end_date_o"] > pairs["end_date"]))]
     churn = decided[~decided["contract_id"].isin(cont["contract_id"])].groupby("account_id")["end_date"].min()
     base["renewal_due"] = base.index.isin(d["account_id"])
+    # the outcome is final once the first decision settles it (a renewal on the current term
+    # would run past the horizon) or else the horizon is over, and every end in it is decided
+    gd = d.groupby("account_id")["end_date"]
+    first_dec, last_dec = gd.min().reindex(base.index), gd.max().reindex(base.index)
+    settles = base["term_days"] >= (hend - first_dec).dt.days
+    final = first_dec.where(settles, hend).clip(upper=hend)
+    final = final.where(~(last_dec > final), last_dec)
+    base["label_final_on"] = final + grace * day
     base["churn_date"] = churn
     base["churned"] = base["churn_date"].notna()
     cc = c.join(churn.rename("churn_day"), on="account_id")
@@ -261,7 +272,7 @@ COMPARED = ("arr_usd", "arr_growth_12m_pct", "contract_count", "tenure_months", 
             "days_late_mean", "late_payment_share", "overdue_usd", "written_off_usd", "tickets_per_quarter",
             "urgent_ticket_share", "resolution_hours_mean", "csat_mean", "cost_to_serve_usd", "active_users",
             "events_90d", "usage_trend_90d", "am_partnerability", "am_reference_willing", "am_eagerness",
-            "am_strategic_fit")
+            "am_strategic_fit", "days_to_renewal", "label_final_on")
 
 
 # --------------------------------------------------------------------------- driver

@@ -7,7 +7,7 @@ is lined up with the snapshot's accounts in Arrow and NumPy. The engine thus nev
 joins the per-account tables with each other (a join per source, each carrying
 every column so far, cost as much as scanning the usage table), and only one row
 per account and source crosses to Python. On DuckDB the per-source queries run
-side by side on cursors (:class:`icp.engines.DuckDBCursors`), the largest first.
+side by side on cursors (:class:`icp.engines.DuckDBCursors`), mostly the largest first.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ __all__ = ["Runner", "fetch_per_account"]
 
 logger = logging.getLogger(__name__)
 
-# The sources whose aggregations take longest, started first (after the snapshot's own
-# accounts) when queries run side by side
-_LARGEST_FIRST = ("usage", "tickets", "am_grades", "renewals and revenue", "invoices")
+# The order in which the sources start (after the snapshot's own accounts) when queries
+# run side by side: the longest first, except the accounts table, whose attributes take
+# longest to convert to pandas: started early, it is converted while the engine works,
+# instead of after the last query.
+_START_ORDER = ("usage", "accounts", "tickets", "am_grades", "renewals and revenue", "invoices")
 
 
 class Runner:
@@ -73,10 +75,10 @@ class Runner:
 
     def arrow_each(self, exprs: Mapping[str, Any], label: str) -> Iterator[tuple[str, pa.Table]]:
         """Each expression's name and result as Arrow, as they finish: side by side when possible,
-        the first of ``exprs`` and then the largest started first."""
+        the first of ``exprs`` and then the others in :data:`_START_ORDER`."""
         first, *rest = exprs
-        names = [first, *sorted(rest, key=lambda n: _LARGEST_FIRST.index(n) if n in _LARGEST_FIRST
-                                else len(_LARGEST_FIRST))]
+        names = [first, *sorted(rest, key=lambda n: _START_ORDER.index(n) if n in _START_ORDER
+                                else len(_START_ORDER))]
         if self.cursors is None or len(names) < 2:
             for n in names:
                 yield n, self.arrow(exprs[n], f"{label}: {n}")
@@ -220,7 +222,8 @@ def fetch_per_account(exprs: Mapping[str, Any], run: Runner, label: str) -> pd.D
             (numbers if isinstance(value, np.ndarray) else columns)[c] = value
     frames = [pa.table(columns).to_pandas()]
     if numbers:
-        frames.append(pd.DataFrame(numbers, index=frames[0].index))
+        # one block per column (copy=False): stacking them into one 2D block would copy them all
+        frames.append(pd.DataFrame(numbers, index=frames[0].index, copy=False))
     if attrs is not None:
         frames.append(attrs)
     return frames[0] if len(frames) == 1 else pd.concat(frames, axis=1)
