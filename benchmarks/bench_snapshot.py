@@ -11,8 +11,8 @@ its own process so that wall time, CPU time and peak RSS are measured per run:
   outcomes (read the columns, filter, group by), capped at ``--pandas-cap-gb`` of RSS;
 * ``floor``: the issue's floor: a single DuckDB scan of the whole usage table that
   sums events and active users per account (no date filter), fetched as Arrow;
-* ``floor_window``: a stricter floor, the same scan restricted to the 180 days
-  before as_of (the window the usage features read).
+* ``floor_window``: a stricter floor, the same scan restricted to the 6 calendar
+  months before as_of (the window the usage features read).
 
 Both floors run on a connection configured like the snapshot's (the same threads,
 optimizers and settings, from ``icp.engines``). The floors and the snapshot run
@@ -47,7 +47,7 @@ DATA = HERE / "data"
 TABLES = ("accounts", "contracts", "invoices", "tickets", "usage", "am_grades")
 TARGETS = {"snapshot_seconds": 30.0, "snapshot_peak_rss_gb": 3.0, "speedup_vs_pandas": 4.0, "ratio_to_floor": 3.0}
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-FLOOR_DAYS = 180
+FLOOR_MONTHS = 6
 FLOOR_SQL = {
     "floor": "SELECT account_id, sum(events) AS events, sum(active_users) AS active_users "
              "FROM read_parquet('{path}') GROUP BY account_id",
@@ -58,7 +58,7 @@ FLOOR_SQL = {
 FLOOR_DEFINITIONS = {
     "floor": "the issue's floor: one DuckDB scan of the whole usage table summing events and active_users "
              "per account (no date filter)",
-    "floor_window": f"a stricter floor: the same scan restricted to the {FLOOR_DAYS} days before as_of, "
+    "floor_window": f"a stricter floor: the same scan restricted to the {FLOOR_MONTHS} months before as_of, "
                     "the only usage rows the snapshot reads",
 }
 
@@ -104,7 +104,7 @@ def _floor(folder: Path, as_of: dt.date, kind: str) -> dict:
     con.execute(f"SET disabled_optimizers = '{','.join(_DUCKDB_OFF)}'")
     for name, value in _DUCKDB_SETTINGS.items():
         con.execute(f"SET {name} = {value}")
-    window = {"start": as_of - dt.timedelta(days=FLOOR_DAYS), "as_of": as_of}
+    window = {"start": (pd.Timestamp(as_of) - pd.DateOffset(months=FLOOR_MONTHS)).date(), "as_of": as_of}
     sql = FLOOR_SQL[kind].format(path=folder / "usage.parquet", **window)
     start, cpu = time.perf_counter(), time.process_time()
     result = con.sql(sql).to_arrow_table()
@@ -240,13 +240,14 @@ def pandas_snapshot(folder: Path, as_of: dt.date, horizon: int = 365, grace: int
     # usage: the big table
     u = read("usage", ["account_id", "date", "active_users", "events"])
     u["date"] = pd.to_datetime(u["date"])
-    u = u[(u["date"] < T) & (u["date"] >= T - 180 * day)]
-    recent = u["date"] >= T - 90 * day
+    m3, m6 = T - pd.DateOffset(months=3), T - pd.DateOffset(months=6)  # calendar months
+    u = u[(u["date"] < T) & (u["date"] >= m6)]
+    recent = u["date"] >= m3
     base["active_users"] = u[recent].groupby("account_id")["active_users"].mean().reindex(base.index, fill_value=0)
     base["events_90d"] = u[recent].groupby("account_id")["events"].sum().reindex(base.index, fill_value=0)
     prev = u[~recent].groupby("account_id")["events"].sum().reindex(base.index, fill_value=0)
     trend = base["events_90d"] / prev.where(prev > 0) - 1
-    base["usage_trend_90d"] = trend.where(first <= T - 180 * day)
+    base["usage_trend_90d"] = trend.where(first <= m6)
     # grades: the latest quarter that ended before as_of
     gr = read("am_grades")
     gr["qi"] = gr["period"].str[:4].astype(int) * 4 + gr["period"].str[-1].astype(int) - 1
@@ -457,7 +458,7 @@ def _markdown(r: dict) -> str:
         "| snapshot >= 4x faster |",
         f"| floor (the issue's): one DuckDB scan summing the whole usage table per account | {sec(r['floor'])} "
         f"| {cpu(r['floor'])} | {gb(r['floor'])} | snapshot <= 3x |",
-        f"| stricter floor: the same scan over the {FLOOR_DAYS} days the snapshot reads | "
+        f"| stricter floor: the same scan over the {FLOOR_MONTHS} months the snapshot reads | "
         f"{sec(r['floor_window'])} | {cpu(r['floor_window'])} | {gb(r['floor_window'])} | (for reference) |",
         "",
     ]

@@ -90,13 +90,14 @@ _FEATURES: tuple[tuple[str, str, str, str, str], ...] = (
      "cost_to_serve.account_overhead_usd + (sum of ticket_cost_usd by priority over the last 12 months' tickets "
      "+ late_invoice_cost_usd * late invoices) * 365 / exposure days"),
     ("active_users", "usage", "People using the product", "users",
-     "mean active_users over usage rows dated in the 90 days before as_of (0 without rows)"),
+     "mean active_users over usage rows dated in the 3 calendar months before as_of (0 without rows)"),
     ("events_90d", "usage", "Product activity", "events",
-     "sum of events over usage rows dated in the 90 days before as_of"),
+     "sum of events over usage rows dated in the 3 calendar months before as_of (89 to 92 days; whole "
+     "months, so that monthly usage rows count three times at any date)"),
     ("usage_trend_90d", "usage", "Whether usage is growing or shrinking", "ratio - 1",
-     "events_90d / events in the 90 days before those - 1; empty when there were none before, and empty "
-     "when the account's tenure started less than 180 days before as_of (the earlier window would compare "
-     "a partial quarter with a full one)"),
+     "events_90d / events in the 3 calendar months before those - 1; empty when there were none before, "
+     "and empty when the account's tenure started less than 6 months before as_of (the earlier window would "
+     "compare a partial quarter with a full one)"),
     ("am_partnerability", "account manager", "How good a partner the account is, per its account manager", "score 1-5",
      "mean partnerability of the latest graded quarter that ended before as_of"),
     ("am_reference_willing", "account manager", "Whether the account would act as a reference", "share 0-1",

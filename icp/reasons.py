@@ -33,7 +33,7 @@ __all__ = ["contributions", "reasons", "reason_strings", "drivers", "feature_lab
 
 # the model's own ratios (icp.churn_pipeline.DERIVED_FEATURES): meaning and unit
 _DERIVED = {
-    "events_per_active_user": ("Product events per active user (last 90 days)", "events per user"),
+    "events_per_active_user": ("Product events per active user (last 3 months)", "events per user"),
     "active_user_share": ("Share of employees who are active users", "share"),
 }
 

@@ -55,7 +55,6 @@ logger = logging.getLogger(__name__)
 
 
 DAYS_PER_MONTH = 30.4375
-USAGE_WINDOW_DAYS = 90
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
 _HORIZON = re.compile(r"^\s*(\d+)\s*([dwmy]?)\s*$", re.IGNORECASE)
 
@@ -270,9 +269,9 @@ def _derive(b: pd.DataFrame, w: q.Window, ctx: dict, present: set[str]) -> pd.Da
     fill = 0.0 if "usage" in present else None
     out["active_users"] = _num(b, "active_users", fill)
     out["events_90d"] = _num(b, "events_90d", fill)
-    # the trend compares two 90-day windows; when the earlier one starts before the
+    # the trend compares two 3-month windows; when the earlier one starts before the
     # account's tenure does, it compares a full quarter with a partial one: left empty
-    covered = first <= t0 - 2 * USAGE_WINDOW_DAYS
+    covered = first <= (w.months_back(2 * q.USAGE_WINDOW_MONTHS) - q.EPOCH).days
     trend = _ratio(out["events_90d"], _num(b, "events_prev_90d", fill)) - 1.0
     out["usage_trend_90d"] = trend.where(covered)
     for col in ("am_partnerability", "am_reference_willing", "am_eagerness", "am_strategic_fit"):

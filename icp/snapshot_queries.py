@@ -25,6 +25,8 @@ __all__ = ["Window", "account_aggregates", "contract_features", "contract_outcom
            "quarter_index", "data_end", "default_margin", "EPOCH", "ACCOUNT_PREFIX", "KEY_HASH"]
 
 EPOCH = dt.date(1970, 1, 1)
+# The usage features compare the last USAGE_WINDOW_MONTHS calendar months with those before.
+USAGE_WINDOW_MONTHS = 3
 # Attributes of the accounts table travel under this prefix through the joins, so
 # that an attribute named like a computed column (a custom "plan", say) cannot clash.
 ACCOUNT_PREFIX = "acct__"
@@ -50,6 +52,13 @@ class Window:
     def date(self, offset: int) -> dt.date:
         """The date ``offset`` days after ``as_of``."""
         return self.as_of + dt.timedelta(days=offset)
+
+    def months_back(self, months: int) -> dt.date:
+        """The date ``months`` calendar months before ``as_of`` (the month's last day when shorter)."""
+        i = self.as_of.year * 12 + self.as_of.month - 1 - months
+        year, month = divmod(i, 12)
+        last = (dt.date(year + (month == 11), (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
+        return dt.date(year, month + 1, min(self.as_of.day, last))
 
     def ts(self, offset: int) -> dt.datetime:
         """Midnight starting the day ``offset`` days after ``as_of``."""
@@ -272,15 +281,21 @@ def tickets_by_account(tickets: Any, w: Window, costs: Mapping[str, float]) -> A
 
 
 def usage_features(usage: Any, w: Window) -> Any:
-    """Per account: active users and events in the last 90 days, and events in the 90 before."""
-    t, t90 = ibis.literal(w.as_of), ibis.literal(w.date(-90))
+    """Per account: active users and events in the 3 calendar months before as_of, and events
+    in the 3 months before those.
+
+    Calendar months rather than 90 days: usage recorded once a month (dated the
+    first) then puts three rows in each window at any date, where a 90-day window
+    holds two or three depending on the quarter.
+    """
+    t, t90 = ibis.literal(w.as_of), ibis.literal(w.months_back(USAGE_WINDOW_MONTHS))
     u = usage.select(
         account_id=usage.account_id.cast("string"),
         date=usage.date.cast("date"),
         active_users=_col(usage, "active_users", "float64"),
         events=_col(usage, "events", "float64"),
     )
-    u = u.filter((u.date < t) & (u.date >= ibis.literal(w.date(-180))))
+    u = u.filter((u.date < t) & (u.date >= ibis.literal(w.months_back(2 * USAGE_WINDOW_MONTHS))))
     recent = u.date >= t90
     return u.group_by("account_id").aggregate(
         active_users=u.active_users.mean(where=recent),

@@ -177,7 +177,8 @@ def test_cluster_explorer_notebook_runs_headless_and_shows_its_widget(which, req
     params.update(quarter="2025Q4", work_dir=str(result.folder.parent / "2025Q4.work"))
     out = tmp_path / "explorer.ipynb"
     papermill.execute_notebook(str(NOTEBOOKS / "08_cluster_explorer.ipynb"), str(out), kernel_name="python3",
-                               parameters=params, progress_bar=False, cwd=str(tmp_path))
+                               parameters=params, progress_bar=False, cwd=str(tmp_path),
+                               execution_timeout=600)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]

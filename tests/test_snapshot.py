@@ -170,7 +170,8 @@ def test_payment_support_usage_and_grade_features_match_hand_computation(tiny):
     assert a1["tickets_per_10k_arr"] == pytest.approx(1 / 1.2)
     assert (a1["urgent_ticket_share"], a1["resolution_hours_mean"], a1["csat_mean"]) == (1.0, 4.0, 4.0)
     assert a1["cost_to_serve_usd"] == pytest.approx(400 + 320 + 50)
-    assert (a1["active_users"], a1["events_90d"], a1["usage_trend_90d"]) == (6.5, 500.0, 4.0)
+    # the three monthly rows of the last 3 calendar months; nothing in the 3 months before them
+    assert (a1["active_users"], a1["events_90d"]) == (6.0, 600.0) and np.isnan(a1["usage_trend_90d"])
     # 2024Q3 ends on as_of, so the latest grade known is 2024Q2's
     assert (a1["am_partnerability"], a1["am_reference_willing"], a1["am_eagerness"]) == (3.0, 1.0, 2.0)
 
@@ -338,25 +339,38 @@ def test_feature_dictionary_documents_every_made_column():
 
 
 def test_usage_trend_is_empty_when_the_earlier_window_predates_the_tenure():
-    # a5 became a customer 120 days before as_of: its "previous 90 days" start before
+    # a5 became a customer 120 days before as_of: its "previous 3 months" start before
     # its first contract, so the trend would compare a partial quarter with a full one
     as_of = D(2024, 9, 30)
     frames = tiny_frames()
-    starts = {"a5": as_of - dt.timedelta(days=120), "a6": as_of - dt.timedelta(days=180)}
+    starts = {"a5": as_of - dt.timedelta(days=120), "a6": D(2024, 3, 30)}  # a6: exactly 6 months
     frames["contracts"] = pd.concat([frames["contracts"], pd.DataFrame({
         "contract_id": ["c7", "c8"], "account_id": ["a5", "a6"], "start_date": list(starts.values()),
         "end_date": [D(2025, 12, 31)] * 2, "arr_usd": [9000.0] * 2, "gross_margin_pct": [70.0] * 2,
         "plan": ["pro"] * 2})], ignore_index=True)
-    weeks = pd.date_range(as_of - dt.timedelta(days=175), as_of - dt.timedelta(days=1), freq="7D").date
+    weeks = pd.date_range(D(2024, 3, 30), as_of - dt.timedelta(days=1), freq="7D").date
     frames["usage"] = pd.concat([frames["usage"]] + [pd.DataFrame({
         "account_id": a, "date": weeks, "active_users": 3.0, "events": 10.0}) for a in starts], ignore_index=True)
     snap = snapshot(make_dataset(frames), as_of=as_of).set_index("account_id")
     assert snap.loc["a5", "events_90d"] > 0
     assert np.isnan(snap.loc["a5", "usage_trend_90d"])
-    # a tenure of exactly 180 days covers the earlier window: the trend is computed
+    # a tenure of exactly 6 months covers the earlier window: the trend is computed
     assert snap.loc["a6", "usage_trend_90d"] == pytest.approx(
-        snap.loc["a6", "events_90d"] / (10.0 * sum(d < as_of - dt.timedelta(days=90) for d in weeks)) - 1)
-    assert snap.loc["a1", "usage_trend_90d"] == 4.0
+        snap.loc["a6", "events_90d"] / (10.0 * sum(d < D(2024, 6, 30) for d in weeks)) - 1)
+
+
+def test_monthly_usage_rows_count_three_months_in_each_window_at_every_quarter_end():
+    # flat usage recorded once a month, dated the first: no trend, and three months of events,
+    # whichever quarter ends (a 90-day window held two rows at some quarter ends, three at others)
+    frames = tiny_frames()
+    months = pd.date_range("2023-01-01", "2025-06-01", freq="MS").date
+    frames["usage"] = pd.DataFrame({"account_id": "a3", "date": months, "active_users": 4.0, "events": 100.0})
+    frames["contracts"].loc[frames["contracts"]["account_id"] == "a3", "start_date"] = D(2023, 1, 1)
+    panel = snapshot(make_dataset(frames), as_of="2024Q1:2024Q4")
+    a3 = panel[panel["account_id"] == "a3"].set_index("as_of")
+    assert a3["events_90d"].tolist() == [300.0] * 4
+    assert a3["usage_trend_90d"].tolist() == [0.0] * 4
+    assert a3["active_users"].tolist() == [4.0] * 4
 
 
 def test_per_account_tables_line_up_by_key_even_when_hashes_collide():
