@@ -239,16 +239,24 @@ class DuckDBCursors:
         self._cursors.clear()
 
 
-def duckdb_cursors(tables: Mapping[str, Any]) -> DuckDBCursors | None:
-    """A :class:`DuckDBCursors` for the backend of ``tables`` when it is DuckDB with several threads."""
+@contextlib.contextmanager
+def duckdb_cursors(tables: Mapping[str, Any]) -> Iterator[DuckDBCursors | None]:
+    """A :class:`DuckDBCursors` for the backend of ``tables`` when it is DuckDB with several
+    threads (None otherwise), closed on exit."""
     try:
         backend = next(iter(tables.values()))._find_backend()
     except Exception:  # noqa: BLE001 - no tables, or tables of several backends
-        return None
-    if _backend_name(backend) != "duckdb" or getattr(backend, "con", None) is None:
-        return None
-    cursors = DuckDBCursors(backend)
-    return cursors if cursors.workers > 1 else None
+        backend = None
+    cursors = None
+    if backend is not None and _backend_name(backend) == "duckdb" and getattr(backend, "con", None) is not None:
+        cursors = DuckDBCursors(backend)
+    if cursors is None or cursors.workers < 2:
+        yield None
+        return
+    try:
+        yield cursors
+    finally:
+        cursors.close()
 
 
 @contextlib.contextmanager

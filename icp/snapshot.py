@@ -13,7 +13,6 @@ computed the same way for every engine. Column meanings are in
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import re
@@ -291,7 +290,7 @@ def _derive(b: pd.DataFrame, w: q.Window, ctx: dict, present: set[str]) -> pd.Da
     grace = w.grace_days
     first_decision, last_decision = _num(b, "first_decision"), _num(b, "last_decision")
     settles = _num(b, "term_days") >= t0 + h - first_decision
-    final = first_decision.where(settles, float(t0 + h)).clip(upper=t0 + h)
+    final = first_decision.where(settles, float(t0 + h))
     final = np.fmax(final, last_decision) + grace
     out["label_final_on"] = _days_to_date(final.fillna(float(t0 + h + grace)))
     cover, pending = _num(b, "arr_cover_next", 0.0), _num(b, "arr_pending_next", 0.0)
@@ -392,9 +391,9 @@ def snapshot(
     h = parse_horizon(data.config.get("horizon_days", 365) if horizon is None else horizon)
     grace = int(data.config.get("grace_period_days", 30))
     data.table("contracts")  # a clear error when it is absent
-    with engine_tables(data, engine) as tables, contextlib.closing(_Cursors(tables)) as cursors:
+    with engine_tables(data, engine) as tables, duckdb_cursors(tables) as cursors:
         per_date = 2 + sum(t in tables for t in ("invoices", "tickets", "usage", "am_grades", "accounts"))
-        run = Runner(progress, 2 + ("am_grades" in tables) + per_date * len(dates), cursors=cursors.cursors)
+        run = Runner(progress, 2 + ("am_grades" in tables) + per_date * len(dates), cursors=cursors)
         account_columns = []
         if "accounts" in tables:
             account_columns = [c for c in tables["accounts"].columns if c != "account_id"]
@@ -445,17 +444,6 @@ def snapshot(
         data_end=ctx["data_end"].isoformat() if ctx["data_end"] else None,
     )
     return result
-
-
-class _Cursors:
-    """The DuckDB cursors of a snapshot (:func:`icp.engines.duckdb_cursors`), closed with it."""
-
-    def __init__(self, tables: Any):
-        self.cursors = duckdb_cursors(tables)
-
-    def close(self) -> None:
-        if self.cursors is not None:
-            self.cursors.close()
 
 
 class _CallableModule(types.ModuleType):

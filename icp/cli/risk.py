@@ -224,9 +224,8 @@ def run(args: argparse.Namespace) -> int:
             fitted = model.fit(train, train["churned"].astype(bool))
             # every backtest quarter chooses the model family again, on its own training rows only:
             # a family chosen on all history would carry a little of the later labels into the test
-            kind = model
             try:
-                result = backtest(history, model=kind, horizon_days=horizon, random_state=seed,
+                result = backtest(history, model=model, horizon_days=horizon, random_state=seed,
                                   population=population, label_delay_days=delay,
                                   last_quarters=args.backtest_quarters, progress=progress)
             except InsufficientDataError as exc:
@@ -238,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
                     "strict than a walk-forward backtest.",
                     DataQualityWarning, stacklevel=1)
                 folds = max(2, min(5, int(train["churned"].astype(bool).sum())))
-                result = cross_validate(train, model=kind, n_splits=folds, random_state=seed, progress=progress)
+                result = cross_validate(train, model=model, n_splits=folds, random_state=seed, progress=progress)
             current = panel[pd.to_datetime(panel["as_of"]) == pd.Timestamp(as_of)]
             bar.update(task, description="Time to churn: Kaplan-Meier and Cox")
             survival = _time_to_churn(result, history, train, list(fitted.features_),
