@@ -324,6 +324,25 @@ def _single(data: Any, as_of: Any, engine: Any) -> pd.DataFrame:
     return frame
 
 
+def _validated_data_end(data: Any) -> dt.date | None:
+    """The last event date of :func:`icp.snapshot_queries.data_end`, from the validation report
+    when the tables were loaded with one (it measured the accepted rows); else None."""
+    report = getattr(data, "validation", None)
+    tables = getattr(report, "tables", None) or {}
+    if "contracts" not in tables:
+        return None
+    found = []
+    for name, column in (("contracts", "start_date"), ("invoices", "issued_on"), ("tickets", "opened_at"),
+                         ("usage", "date")):
+        if name in data.tables:
+            if name not in tables or column not in tables[name].date_coverage:
+                return None
+            top = tables[name].date_coverage[column][1]
+            if top:
+                found.append(dt.date.fromisoformat(str(top)[:10]))
+    return max(found) if found else None
+
+
 def snapshot(
     data: Any,
     *,
@@ -393,11 +412,14 @@ def snapshot(
     data.table("contracts")  # a clear error when it is absent
     with engine_tables(data, engine) as tables, duckdb_cursors(tables) as cursors:
         per_date = 2 + sum(t in tables for t in ("invoices", "tickets", "usage", "am_grades", "accounts"))
-        run = Runner(progress, 2 + ("am_grades" in tables) + per_date * len(dates), cursors=cursors)
+        last = _validated_data_end(data)
+        run = Runner(progress, (last is None) + 1 + ("am_grades" in tables) + per_date * len(dates),
+                     cursors=cursors)
         account_columns = []
         if "accounts" in tables:
             account_columns = [c for c in tables["accounts"].columns if c != "account_id"]
-        last = run(q.data_end(tables), "data coverage")
+        if last is None:
+            last = run(q.data_end(tables), "data coverage")
         margin = run(q.default_margin(tables["contracts"]), "margins")
         quarters: dict[str, int] = {}
         if "am_grades" in tables:

@@ -173,10 +173,25 @@ def read_parquet_file(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> 
     target = str(path / "*.parquet") if path.is_dir() else str(path)
     rel = f"raw__{name}"
     try:
-        con.execute(
-            f"CREATE OR REPLACE VIEW {rel} AS SELECT row_number() OVER () AS _row, "
-            f"* EXCLUDE (file_row_number) FROM read_parquet({_sql_str(target)}, file_row_number=true)"
-        )
+        # A row's position is its file's offset plus its row number inside the file:
+        # no window over the whole scan, so filters reach the Parquet reader (row-group
+        # skipping) and the scan stays parallel. Files are read in name order.
+        if path.is_dir():
+            con.execute(
+                f"CREATE OR REPLACE TABLE {rel}__files AS SELECT file_name AS _file, "
+                f"CAST(sum(num_rows) OVER (ORDER BY file_name) - num_rows AS BIGINT) AS _offset "
+                f"FROM parquet_file_metadata({_sql_str(target)})"
+            )
+            scan = f"read_parquet({_sql_str(target)}, file_row_number=true, filename='_icp_file')"
+            con.execute(
+                f"CREATE OR REPLACE VIEW {rel} AS SELECT f._offset + p.file_row_number + 1 AS _row, "
+                f"p.* EXCLUDE (file_row_number, _icp_file) FROM {scan} p JOIN {rel}__files f ON f._file = p._icp_file"
+            )
+        else:
+            con.execute(
+                f"CREATE OR REPLACE VIEW {rel} AS SELECT file_row_number + 1 AS _row, "
+                f"* EXCLUDE (file_row_number) FROM read_parquet({_sql_str(target)}, file_row_number=true)"
+            )
         columns = [c for c in con.execute(f"DESCRIBE {rel}").df()["column_name"] if c != "_row"]
     except duckdb.Error as exc:
         raise SchemaError(

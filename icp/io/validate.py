@@ -1,12 +1,13 @@
 """Row validation in DuckDB SQL: typing, row rules, quarantine and category clean-up.
 
-One table at a time, a single SQL statement reads the raw relation, types every
-column, evaluates the contract's row rules and attaches a ``reason`` to every
-row that breaks one. Accepted rows become the table ``<name>``; the others stay
-reachable as ``quarantine__<name>``. Small tables are materialised; large ones
-(more than ``LARGE_ROWS`` rows) stay views, so that snapshots aggregate them out
-of core without a copy.
-"""
+One table at a time: a first statement types every column of the raw relation,
+evaluates the contract's row rules and keeps the rows that break one, with a
+``reason`` and their raw text, as ``broken__<name>`` (``quarantine__<name>`` shows
+them). Accepted rows are the typed rows without those, found by their row
+number: the rules are evaluated once, at load. Small tables are materialised as
+``<name>``; large ones (more than ``LARGE_ROWS`` rows) stay views over the
+file, so that snapshots aggregate them out of core without a copy, with their
+filters reaching the file reader."""
 
 from __future__ import annotations
 
@@ -323,6 +324,9 @@ def check_table(
 
     # Typed values and row rules.
     select, bads, reasons = [], [], []
+    # large tables: columns whose raw values may turn out to be their typed values
+    # already (clean text, canonical quarters, whole numbers), checked at load
+    plain_of: dict[str, tuple[str, str, str]] = {}
     for i, p in enumerate(plans):
         if p.source is None:
             select.append(f"CAST(NULL AS {DUCKDB_OF[p.kind]}) AS {q(p.name)}")
@@ -335,6 +339,9 @@ def check_table(
             bad = f"({bad} OR NOT isfinite({value}))"
             value = f"(CASE WHEN isfinite({value}) THEN {value} END)"
         select.append(f"{value} AS {q(p.name)}")
+        plain = f"TRY_CAST(r.{q(p.source)} AS {DUCKDB_OF[p.kind]})"
+        if large and value != plain:
+            plain_of[p.name] = (f"{value} AS {q(p.name)}", plain, f"__plain{i}")
         if bad != "false":
             select.append(f"{bad} AS _bad{i}")
             bads.append((i, p))
@@ -353,7 +360,12 @@ def check_table(
         select.append(f"(CASE WHEN {s} IS NULL THEN NULL ELSE {hit if means_churn else 'NOT ' + hit} END) AS churned")
         reasons.append((f"{ocol} missing", "churned IS NULL", lit(f"the outcome {ocol} is missing")))
     raw_cols = [f"CAST(r.{q(c)} AS VARCHAR) AS __r{j}" for j, c in enumerate(raw.columns)]
-    base = f"SELECT r._row, {', '.join(select + raw_cols)} FROM {raw.relation} r{via_join}"
+    # the typed rows (what accepted rows are made of), and the same with the raw text
+    # of every cell (what a quarantined row shows)
+    typed = f"SELECT r._row, {', '.join(select)} FROM {raw.relation} r{via_join}"
+    checks = [f"{plain} AS {alias}" for _, plain, alias in plain_of.values()]
+    typed_and_plain = f"SELECT r._row, {', '.join(select + checks)} FROM {raw.relation} r{via_join}"
+    full = f"SELECT r._row, {', '.join(select + raw_cols)} FROM {raw.relation} r{via_join}"
 
     for i, p in bads:
         what = _KIND_WORDS.get(p.kind, p.kind)
@@ -398,28 +410,42 @@ def check_table(
     if not strict:
         reasons = [r for r in reasons if r[0].endswith("missing") and "account_id" in r[0]]
 
-    reason_sql = "NULLIF(concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN {t} END" for _, c, t in reasons) + "), '')" if reasons else "CAST(NULL AS VARCHAR)"
-    code_sql = "NULLIF(concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN {lit(k)} END" for k, c, _ in reasons) + "), '')" if reasons else "CAST(NULL AS VARCHAR)"
-    key = contract.key if contract.key in out_cols else None
-    if key and strict:
-        part = f"PARTITION BY {q(key)}, (_reason IS NULL) ORDER BY _row"
-        dup = f"(_reason IS NULL AND {q(key)} IS NOT NULL AND row_number() OVER ({part}) > 1)"
-        final = (f"COALESCE(_reason, CASE WHEN {dup} THEN format('duplicate {key} {{}} (first on row {{}})', {q(key)}, "
-                 f"first_value(_row) OVER ({part})) END) AS _reason, "
-                 f"COALESCE(_codes, CASE WHEN {dup} THEN 'duplicate {key}' END) AS _codes")
-    else:
-        final = "_reason, _codes"
+    # One pass finds the rows that break a rule and keeps them, with their reasons and
+    # their raw text, in rej__<name> (usually small). Accepted rows are the typed rows
+    # without those: no rule is evaluated again when they are read, so a query on
+    # a large table (a view) costs what reading its file costs, with its filters
+    # reaching the file reader.
+    broken = " OR ".join(f"coalesce({c}, false)" for _, c, _ in reasons) or "false"
+    reason_sql = ("NULLIF(concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN {t} END" for _, c, t in reasons)
+                  + "), '')") if reasons else "CAST(NULL AS VARCHAR)"
+    code_sql = ("NULLIF(concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN {lit(k)} END" for k, c, _ in reasons)
+                + "), '')") if reasons else "CAST(NULL AS VARCHAR)"
     keep = ", ".join(q(c) for c in out_cols)
     raw_keep = ", ".join(f"__r{j}" for j in range(len(raw.columns)))
-    inferred_bad = [f"_bad{i}" for i, p in bads if not p.strict]
-    sql = (f"SELECT _row, {keep}, {raw_keep}{''.join(', ' + b for b in inferred_bad)}, {final} FROM "
-           f"(SELECT *, {reason_sql} AS _reason, {code_sql} AS _codes FROM ({base}))")
-    chk = f"chk__{name}"
-    kind = "VIEW" if large else "TABLE"
-    con.execute(f"CREATE OR REPLACE {kind} {chk} AS {sql}")
+    rej = f"broken__{name}"
+    con.execute(f"CREATE OR REPLACE TABLE {rej} AS SELECT _row, {raw_keep}, {reason_sql} AS _reason, "
+                f"{code_sql} AS _codes FROM ({full}) WHERE {broken}")
+    key = contract.key if contract.key in out_cols else None
+    if key and strict:
+        # a key seen again among the rows that break no rule: the first row keeps it
+        # (the key alone is typed for this: the other columns are not read)
+        dupk = f"dupk__{name}"
+        con.execute(f"CREATE OR REPLACE TABLE {dupk} AS SELECT {q(key)} AS _dup_key, min(b._row) AS _dup_first "
+                    f"FROM ({typed}) b ANTI JOIN {rej} _q ON _q._row = b._row WHERE {q(key)} IS NOT NULL "
+                    "GROUP BY 1 HAVING count(*) > 1")
+        if con.execute(f"SELECT count(*) FROM {dupk}").fetchall()[0][0]:
+            con.execute(
+                f"INSERT INTO {rej} SELECT b._row, {raw_keep}, format('duplicate {key} {{}} (first on row {{}})', "
+                f"b.{q(key)}, _d._dup_first), 'duplicate {key}' FROM ({full}) b "
+                f"JOIN {dupk} _d ON _d._dup_key = b.{q(key)} AND b._row > _d._dup_first "
+                f"ANTI JOIN {rej} _q ON _q._row = b._row"
+            )
+        drop_relation(con, dupk)
+    n_broken = con.execute(f"SELECT count(*) FROM {rej}").fetchall()[0][0]
+    anti = f" ANTI JOIN {rej} _q ON _q._row = b._row" if n_broken else ""
     drop_relation(con, name)
-    order = "" if large else " ORDER BY _row"
-    con.execute(f"CREATE {kind} {q(name)} AS SELECT {keep} FROM {chk} WHERE _reason IS NULL{order}")
+    if not large:
+        con.execute(f"CREATE TABLE {q(name)} AS SELECT {keep} FROM ({typed}) b{anti} ORDER BY b._row")
     raw_named = ", ".join(f"__r{j} AS {q(c)}" for j, c in enumerate(raw.columns))
     con.execute(f"CREATE OR REPLACE TABLE rejq__{name} (line BIGINT, reason VARCHAR)")
     if raw.rejected:
@@ -427,22 +453,44 @@ def check_table(
     nulls = ", ".join(f"NULL AS {q(c)}" for c in raw.columns)
     con.execute(
         f"CREATE OR REPLACE VIEW quarantine__{name} AS SELECT _row AS source_row, NULL::BIGINT AS source_line, "
-        f"{raw_named}, _reason AS reason FROM {chk} WHERE _reason IS NOT NULL "
+        f"{raw_named}, _reason AS reason FROM {rej} "
         f"UNION ALL SELECT NULL, line, {nulls}, reason FROM rejq__{name}"
     )
-    return _summarise(con, raw, name, plans, out_cols, chk, problems, changes, large, inferred_bad, bads)
+    inferred_bad = [f"_bad{i}" for i, p in bads if not p.strict]
+    # columns that a rule keeps from being missing need no count
+    never_missing = {c for c in out_cols if f"{c} missing" in {k for k, _, _ in reasons}}
+    plain_checks = {c: f"count(*) FILTER (WHERE b.{alias} IS DISTINCT FROM b.{q(c)})"
+                    for c, (_, _, alias) in plain_of.items()}
+    result, differ = _summarise(con, raw, name, plans, out_cols, f"({typed_and_plain}) b{anti}", n_raw, rej,
+                                problems, changes, large, inferred_bad, bads, never_missing, plain_checks)
+    if large:
+        # A view over the file: the rules ran above, and a column whose raw values
+        # are its typed values in every accepted row is read as it is.
+        for c, n in differ.items():
+            if n == 0:
+                typed_expr, plain, _ = plain_of[c]
+                select[select.index(typed_expr)] = f"{plain} AS {q(c)}"
+        view = f"SELECT r._row, {', '.join(select)} FROM {raw.relation} r{via_join}"
+        con.execute(f"CREATE VIEW {q(name)} AS SELECT {keep} FROM ({view}) b{anti}")
+    return result
 
 
-def _summarise(con, raw, name, plans, out_cols, chk, problems, changes, large, inferred_bad, bads) -> TableResult:
+def _summarise(con, raw, name, plans, out_cols, accepted_rows, total, rej, problems, changes, large,
+               inferred_bad, bads, never_missing, extra) -> tuple[TableResult, dict[str, int]]:
+    """Counts, coverage and problems of the accepted rows (``accepted_rows``: a FROM clause),
+    and the values of the ``extra`` aggregates ({name: SQL}) over them."""
     date_cols = [p.name for p in plans if p.kind in ("date", "timestamp")]
-    aggs = ["count(*)", "count(*) FILTER (WHERE _reason IS NULL)"]
-    aggs += [f"count({q(c)}) FILTER (WHERE _reason IS NULL)" for c in out_cols]
-    aggs += [f"CAST(min({q(c)}) FILTER (WHERE _reason IS NULL) AS VARCHAR)" for c in date_cols]
-    aggs += [f"CAST(max({q(c)}) FILTER (WHERE _reason IS NULL) AS VARCHAR)" for c in date_cols]
-    aggs += [f"count(*) FILTER (WHERE _reason IS NULL AND {b})" for b in inferred_bad]
-    row = con.execute(f"SELECT {', '.join(aggs)} FROM {chk}").fetchall()[0]
-    total, accepted = int(row[0]), int(row[1])
-    k = 2
+    aggs = ["count(*)"]
+    aggs += ["count(*)" if c in never_missing else f"count(b.{q(c)})" for c in out_cols]
+    aggs += [f"CAST(min(b.{q(c)}) AS VARCHAR)" for c in date_cols]
+    aggs += [f"CAST(max(b.{q(c)}) AS VARCHAR)" for c in date_cols]
+    aggs += [f"count(*) FILTER (WHERE b.{c})" for c in inferred_bad]
+    aggs += list(extra.values())
+    row = con.execute(f"SELECT {', '.join(aggs)} FROM {accepted_rows}").fetchall()[0]
+    extra_values = dict(zip(extra, (int(v) for v in row[len(row) - len(extra):])))
+    row = row[:len(row) - len(extra)]
+    total, accepted = int(total), int(row[0])
+    k = 1
     nonnull = dict(zip(out_cols, row[k:k + len(out_cols)]))
     k += len(out_cols)
     mins = dict(zip(date_cols, row[k:k + len(date_cols)]))
@@ -454,7 +502,7 @@ def _summarise(con, raw, name, plans, out_cols, chk, problems, changes, large, i
     reasons: dict[str, int] = {}
     if total - accepted:
         for code, n in con.execute(
-            f"SELECT code, count(*) FROM (SELECT unnest(string_split(_codes, '; ')) AS code FROM {chk} "
+            f"SELECT code, count(*) FROM (SELECT unnest(string_split(_codes, '; ')) AS code FROM {rej} "
             "WHERE _codes IS NOT NULL) GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall():
             reasons[code] = int(n)
@@ -494,4 +542,4 @@ def _summarise(con, raw, name, plans, out_cols, chk, problems, changes, large, i
         column_types={p.name: p.kind for p in plans} | ({"churned": "bool"} if "churned" in out_cols else {}),
         column_sources={p.name: p.source or "" for p in plans},
     )
-    return TableResult(name, report, plans, problems, changes, large)
+    return TableResult(name, report, plans, problems, changes, large), extra_values
