@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 LARGE_ROWS = 2_000_000
 _SAMPLE = 200_000
+_SAFE_CASTS = {("text", "string"), ("text", "period"), ("number", "float"), ("date", "date"),
+               ("timestamp", "timestamp"), ("date", "timestamp")}
 _KIND_WORDS = {"int": "a whole number", "float": "a number", "date": "a date (YYYY-MM-DD)",
                "timestamp": "a date and time", "period": "a quarter (YYYYQn)", "yesno": "yes or no",
                "bool": "true or false"}
@@ -339,7 +341,9 @@ def check_table(
             bad = f"({bad} OR NOT isfinite({value}))"
             value = f"(CASE WHEN isfinite({value}) THEN {value} END)"
         select.append(f"{value} AS {q(p.name)}")
-        plain = f"TRY_CAST(r.{q(p.source)} AS {DUCKDB_OF[p.kind]})"
+        # (a cast within the family cannot fail, so it need not be tried: TRY_CAST costs more)
+        cast = "CAST" if (p.family, p.kind) in _SAFE_CASTS else "TRY_CAST"
+        plain = f"{cast}(r.{q(p.source)} AS {DUCKDB_OF[p.kind]})"
         if large and value != plain:
             plain_of[p.name] = (f"{value} AS {q(p.name)}", plain, f"__plain{i}")
         if bad != "false":
