@@ -344,7 +344,7 @@ def check_table(
         # (a cast within the family cannot fail, so it need not be tried: TRY_CAST costs more)
         cast = "CAST" if (p.family, p.kind) in _SAFE_CASTS else "TRY_CAST"
         plain = f"{cast}(r.{q(p.source)} AS {DUCKDB_OF[p.kind]})"
-        if large and value != plain:
+        if large and value not in (plain, f"CAST({q(p.source)} AS {DUCKDB_OF[p.kind]})"):
             plain_of[p.name] = (f"{value} AS {q(p.name)}", plain, f"__plain{i}")
         if bad != "false":
             select.append(f"{bad} AS _bad{i}")
