@@ -564,7 +564,8 @@ def _markdown(r: dict) -> str:
             "Contracts, invoices, tickets, usage and grades sorted by their date, as an append-only log "
             "lands them (the generator writes them account by account). The snapshot's date filters skip "
             "the row groups outside their windows, but every grouping by account loses the locality that "
-            "account order gives; the issue's floor, which groups the whole usage table, loses most. Median of {len(t['snapshot'].get('rounds_seconds', []))} rounds (snapshot rounds: "
+            "account order gives; the issue's floor, which groups the whole usage table, loses most. "
+            f"Median of {len(t['snapshot'].get('rounds_seconds', []))} rounds (snapshot rounds: "
             f"{', '.join(f'{x:.1f} s' for x in t['snapshot'].get('rounds_seconds', []))}).",
             "",
             "| run | wall time | CPU time | peak RSS |",

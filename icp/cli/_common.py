@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -35,14 +36,28 @@ def out_dir(args: argparse.Namespace) -> Path:
     return path
 
 
+def load_with_progress(source: Any, **kwargs: Any):
+    """``icp.io.load`` with a transient progress bar naming the table being read and checked."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from icp.io import load
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("Loading", total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"Loading: {what}")
+
+        return load(source, progress=progress, **kwargs)
+
+
 def load_from_args(args: argparse.Namespace):
     """Load and validate the input named by the common data arguments; return a Dataset.
 
     Prints one line when rows were quarantined, pointing at ``icp validate`` for details.
     """
-    from icp.io import load
-
-    dataset = load(
+    dataset = load_with_progress(
         args.data,
         config=getattr(args, "config", None),
         id_column=getattr(args, "id_column", None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from icp.cli._common import add_data_arguments, console, out_dir
+from icp.cli._common import add_data_arguments, console, load_with_progress, out_dir
 
 ORDER = 40
 
@@ -56,13 +56,12 @@ def run(args: argparse.Namespace) -> int:
     """Load, snapshot, discover, write."""
     from rich.progress import Progress
 
-    import icp.io
     from icp.discovery import discover_icp
     from icp.evidence import add_horizon_write_offs
     from icp.snapshot import parse_as_of, parse_horizon, snapshot
 
-    data = icp.io.load(args.data, config=args.config, id_column=args.id_column,
-                       churn=args.churn, renewed=args.renewed)
+    data = load_with_progress(args.data, config=args.config, id_column=args.id_column,
+                              churn=args.churn, renewed=args.renewed)
     horizon = parse_horizon(args.horizon or data.config.get("horizon_days", 365))
     seed = args.seed if args.seed is not None else int(data.config.get("random_state", 42))
     out = out_dir(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from icp.cli._common import console
+from icp.cli._common import console, load_with_progress
 
 ORDER = 45
 
@@ -31,9 +31,7 @@ def _read(path: Path, config):
     from icp.exceptions import SchemaError
 
     if path.is_dir():
-        import icp.io
-
-        data = icp.io.load(path, config=config)
+        data = load_with_progress(path, config=config)
         if not data.has("prospects"):
             raise SchemaError(f"The folder {path} has no prospect list. Expected a file prospects.csv "
                               f"(or .parquet). Found tables: {', '.join(sorted(data.tables))}. "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from icp.cli._common import add_data_arguments, console
+from icp.cli._common import add_data_arguments, console, load_with_progress
 from icp.exceptions import SchemaError
 
 ORDER = 20
@@ -48,14 +48,13 @@ def _engine(name: str | None):
 
 def run(args: argparse.Namespace) -> int:
     """Build the snapshot and write it."""
-    from icp.io import load
     from icp.snapshot import parse_as_of, snapshot
 
     as_of = args.quarters if args.quarters else [d.strip() for d in args.as_of.split(",") if d.strip()]
     dates = parse_as_of(as_of)  # a clear error before any data is read
     target = _target(args.out)
-    data = load(args.data, config=args.config, id_column=args.id_column, churn=args.churn,
-                renewed=args.renewed, engine=args.engine)
+    data = load_with_progress(args.data, config=args.config, id_column=args.id_column, churn=args.churn,
+                              renewed=args.renewed, engine=args.engine)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("Snapshot", total=None)

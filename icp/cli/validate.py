@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from icp.cli._common import add_data_arguments, console, out_dir
+from icp.cli._common import add_data_arguments, console, load_with_progress, out_dir
 from icp.exceptions import IcpError
 
 ORDER = 10
@@ -47,12 +47,10 @@ def _write_quarantine(dataset, folder: Path) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the input and print its health; exit code 2 on a fatal problem."""
-    from icp.io import load
-
     folder = out_dir(args)
     try:
-        dataset = load(args.data, config=args.config, id_column=args.id_column, churn=args.churn,
-                       renewed=args.renewed, engine=args.engine)
+        dataset = load_with_progress(args.data, config=args.config, id_column=args.id_column,
+                                     churn=args.churn, renewed=args.renewed, engine=args.engine)
     except IcpError as exc:
         (folder / "validation.json").write_text(json.dumps({
             "source": str(args.data), "status": "fatal",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,30 @@ __all__ = ["load", "validate", "parse_outcome"]
 log = logging.getLogger(__name__)
 
 MODELLING_CHECK_ROWS = 200_000
+
+Progress = Callable[[int, int, str], None]
+
+
+class _Steps:
+    """Reports the load's steps as ``progress(done, total, what)``, ``what`` being the step now
+    starting; an optional table that turns out to be absent is not counted."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def start(self, what: str) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total, what)
+        self.done += 1
+
+    def skip(self) -> None:
+        """A step that has nothing to do (an optional table is absent) is not counted."""
+        self.total -= 1
+
+    def finish(self) -> None:
+        self.done = self.total
+        if self.progress is not None:
+            self.progress(self.done, self.total, "done")
 
 
 def parse_outcome(text: str, flag: str) -> tuple[str, str]:
@@ -72,6 +97,7 @@ def load(
     renewed: str | None = None,
     engine: str = "duckdb",
     validate: bool = True,
+    progress: Progress | None = None,
 ) -> Dataset:
     """Read a data source, validate it against the data contract and return a :class:`Dataset`.
 
@@ -92,6 +118,11 @@ def load(
     validate : bool
         ``False`` skips the row rules (for data validated before): cells are still
         typed, and unreadable cells become missing.
+    progress : callable, optional
+        Called as ``progress(done, total, description)`` as each step (reading and
+        checking a table, then the outcome and modelling checks) starts, and once at
+        the end with ``done == total``. When given, DuckDB's own progress bar is not
+        printed (the caller shows progress), here or in later queries on the Dataset.
 
     Returns
     -------
@@ -122,11 +153,16 @@ def load(
         churn, renewed = single_cfg.get("churn"), single_cfg.get("renewed")
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
+    if progress is not None:
+        con.execute("SET enable_progress_bar_print = false")
     src = open_source(con, source)
     if id_column or churn or renewed or src.kind == "file":
-        result = _load_single(con, src, cfg, id_column, churn, renewed, validate)
+        steps = _Steps(progress, 2)
+        result = _load_single(con, src, cfg, id_column, churn, renewed, validate, steps)
     else:
-        result = _load_multi(con, src, cfg, validate)
+        steps = _Steps(progress, len(TABLE_ORDER) + 1)
+        result = _load_multi(con, src, cfg, validate, steps)
+    steps.finish()
     tables_sql, report, excluded, presale, fingerprints, form = result
     backend = ibis.duckdb.from_connection(con)
     tables = {t: backend.table(t) for t in tables_sql}
@@ -219,7 +255,7 @@ def _presale(cfg: Config, candidates: list[str], excluded: dict[str, str], where
     return [c for c in declared if c not in excluded]
 
 
-def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, validate):
+def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, validate, steps: _Steps):
     if src.kind not in ("file",):
         raise SchemaError(
             f"The single-table form (--id with --churn or --renewed) needs one file, but {src.location} is a {src.kind}. "
@@ -233,6 +269,7 @@ def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, valid
         )
     flag = "churn" if churn else "renewed"
     ocol, ovalue = parse_outcome(churn or renewed, flag)
+    steps.start(f"reading and checking {Path(src.location).name}")
     raw = src.reader(SINGLE_TABLE_NAME, {})
     _require_rows(con, raw, "customer")
     found = ", ".join(raw.columns)
@@ -279,6 +316,7 @@ def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, valid
     outcome = {"label": f"{ocol}={ovalue} ({'churned' if flag == 'churn' else 'renewed'})", "customers": total,
                "churned": churned, "not_churned": total - churned, "churn_rate": round(churned / total, 4)}
     attrs = [p.name for p in res.plans if p.name != "account_id"]
+    steps.start("identifier, free-text and leakage checks")
     label = con.execute(f"SELECT account_id, churned FROM {SINGLE_TABLE_NAME}").df().set_index("account_id")["churned"]
     excluded, flags = _modelling_columns(con, SINGLE_TABLE_NAME, attrs, label, cfg, problems)
     presale = _presale(cfg, attrs, excluded, raw.label)
@@ -290,7 +328,7 @@ def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, valid
     return [SINGLE_TABLE_NAME], report, excluded, presale, {SINGLE_TABLE_NAME: raw.fingerprint}, SINGLE
 
 
-def _load_multi(con, src: Source, cfg: Config, validate):
+def _load_multi(con, src: Source, cfg: Config, validate, steps: _Steps):
     results: dict[str, TableResult] = {}
     fingerprints: dict[str, str] = {}
     problems: list[Problem] = []
@@ -306,6 +344,10 @@ def _load_multi(con, src: Source, cfg: Config, validate):
     for name in TABLE_ORDER:
         contract = CONTRACT[name]
         spec = dict(specs.get(name) or {})
+        if src.has(name, spec):
+            steps.start(f"reading and checking {name}")
+        else:
+            steps.skip()
         raw = src.reader(name, spec)
         if raw is None:
             if contract.required:
@@ -337,6 +379,7 @@ def _load_multi(con, src: Source, cfg: Config, validate):
                 f"({', '.join(res.report.quarantine_reasons) or 'the file has only a header'}). "
                 "Expected at least one account with an account_id, industry and employees. Check the file."
             )
+    steps.start("outcomes, churn labels and modelling checks")
     mapped_files |= {str(e.get("file")) for e in (cfg.get("churn_labels") or []) if isinstance(e, dict)}
     for f in src.available:
         if f not in mapped_files and src.kind == "folder":

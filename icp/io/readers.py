@@ -57,6 +57,8 @@ class Source:
     location: str
     reader: Callable[[str, dict[str, Any]], RawTable | None]
     available: list[str]
+    # whether reader(name, spec) finds a table, without reading it
+    has: Callable[[str, dict[str, Any]], bool] = lambda name, spec: True
 
 
 def _quote(name: str) -> str:
@@ -310,7 +312,8 @@ def open_source(con: duckdb.DuckDBPyConnection, source: str | Path) -> Source:
             return None if found is None else read_file(con, found, name, spec)
 
         files = sorted(p.name for p in path.iterdir() if p.suffix.lower() in FILE_SUFFIXES)
-        return Source("folder", str(path), read_folder, files)
+        return Source("folder", str(path), read_folder, files,
+                      lambda name, spec: _find_in_folder(path, name, spec) is not None)
     if path.suffix.lower() in DUCKDB_SUFFIXES or _is_duckdb_file(path):
         return _duckdb_source(con, path)
     if path.suffix.lower() not in FILE_SUFFIXES:
@@ -350,7 +353,7 @@ def _duckdb_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
         columns = [c for c in con.execute(f"DESCRIBE {rel}").df()["column_name"] if c != "_row"]
         return RawTable(name, f"table {table} in {path.name}", rel, columns, False, fingerprint_file(path))
 
-    return Source("duckdb", str(path), read_table, names)
+    return Source("duckdb", str(path), read_table, names, lambda name, spec: str(spec.get("table") or name) in names)
 
 
 def _url_source(con: duckdb.DuckDBPyConnection, url: str) -> Source:
@@ -382,4 +385,4 @@ def _url_source(con: duckdb.DuckDBPyConnection, url: str) -> Source:
         fp = hashlib.blake2b(repr(digest).encode(), digest_size=16).hexdigest()
         return RawTable(name, f"table {table} at {shown}", rel, columns, False, fp)
 
-    return Source("url", shown, read_table, names)
+    return Source("url", shown, read_table, names, lambda name, spec: str(spec.get("table") or name) in names)
