@@ -8,8 +8,10 @@ core, or a database) until an analysis aggregates them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import ibis
@@ -25,6 +27,18 @@ SINGLE = "single"
 # In the single-table form the one table is called "customers"; its id column is
 # renamed to account_id and its outcome to a boolean column "churned".
 SINGLE_TABLE_NAME = "customers"
+
+
+def file_states(paths: Any) -> tuple[tuple[str, int, int], ...]:
+    """``(path, size, modified time in ns)`` of each file; a missing file has size -1."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((str(p), int(st.st_size), int(st.st_mtime_ns)))
+        except OSError:
+            out.append((str(p), -1, -1))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,12 @@ class Dataset:
     engine : str
         Where aggregations should run: "duckdb" (default), "spark" or a Spark
         master URL (as given with ``--engine``). Validation always runs in DuckDB.
+    live_files : Mapping[str, tuple]
+        Per table read from its files at every query (a large Parquet table), the
+        files' (and their folder's) ``(path, size, modified time)`` at load:
+        :meth:`check_files` refuses
+        to go on when they changed, as the rows validation kept apart would no
+        longer be the rows of the files.
     """
 
     form: Literal["multi", "single"]
@@ -68,6 +88,19 @@ class Dataset:
     excluded_columns: Mapping[str, str] = field(default_factory=dict)
     presale_columns: tuple[str, ...] = ()
     engine: str = "duckdb"
+    live_files: Mapping[str, tuple[tuple[str, int, int], ...]] = field(default_factory=dict)
+
+    def check_files(self) -> None:
+        """Raise a clear error when a file that a table reads at every query changed after load."""
+        for name, files in self.live_files.items():
+            now = file_states(f for f, _, _ in files)
+            if now != tuple(files):
+                changed = [Path(f).name for (f, *was), (_, *is_) in zip(files, now) if was != is_]
+                raise SchemaError(
+                    f"The {name} table's {', '.join(changed)} changed after the data was loaded. "
+                    "Expected the files as they were when validated (the rows it quarantined are known by "
+                    "their place in the files). Load the data again (icp.io.load, or run the command again)."
+                )
 
     def has(self, name: str) -> bool:
         """Whether the table ``name`` is present."""
@@ -81,6 +114,7 @@ class Dataset:
                 f"Found tables: {', '.join(sorted(self.tables)) or 'none'}. "
                 f"Add a file named {name}.csv (or map one in icp.yaml under tables: {name})."
             )
+        self.check_files()
         return self.tables[name]
 
     def to_pandas(self, name: str) -> pd.DataFrame:

@@ -86,3 +86,44 @@ def test_reading_a_large_table_evaluates_no_rule_and_no_window(tmp_path, monkeyp
     assert "accounts" not in plan.lower()  # the account_id rule is not joined again
     scan = plan[plan.upper().index("READ_PARQUET"):] if "READ_PARQUET" in plan.upper() else plan
     assert "date" in scan.lower() and "2024-07-01" in scan
+
+
+@needs_sample
+def test_a_large_table_whose_file_changed_after_load_is_refused(tmp_path, monkeypatch):
+    """A view reads its file at every query, and validation knows the rows it quarantined by
+    their place in the file: a file rewritten after load must not be read as if validated."""
+    from icp.exceptions import SchemaError
+    from icp.snapshot import snapshot
+
+    monkeypatch.setattr(validate_module, "LARGE_ROWS", 0)
+    folder = _parquet_copy(tmp_path)
+    ds = io.load(folder)
+    assert set(ds.live_files) == set(TABLES) | {"prospects"}
+    before = snapshot(ds, as_of="2024-12-31")
+    usage = pd.read_parquet(folder / "usage.parquet")
+    pd.concat([usage.iloc[1:], usage.iloc[:1]]).to_parquet(folder / "usage.parquet", index=False)
+    with pytest.raises(SchemaError, match=r"usage table's usage\.parquet changed after the data was loaded"):
+        snapshot(ds, as_of="2024-12-31")
+    with pytest.raises(SchemaError, match="Load the data again"):
+        ds.to_pandas("usage")
+    again = snapshot(io.load(folder), as_of="2024-12-31")  # loaded again: the same rows, read afresh
+    pd.testing.assert_frame_equal(before, again)
+
+
+@needs_sample
+def test_a_file_added_to_a_large_tables_folder_after_load_is_refused(tmp_path, monkeypatch):
+    from icp.exceptions import SchemaError
+
+    monkeypatch.setattr(validate_module, "LARGE_ROWS", 0)
+    folder = _parquet_copy(tmp_path, {"usage": 2})
+    ds = io.load(folder)
+    ds.to_pandas("usage")  # unchanged: fine
+    pd.read_parquet(folder / "usage" / "part-00.parquet").to_parquet(folder / "usage" / "part-02.parquet")
+    with pytest.raises(SchemaError, match="usage table's usage changed"):
+        ds.to_pandas("usage")
+
+
+@needs_sample
+def test_materialised_tables_do_not_depend_on_their_files_after_load():
+    ds = io.load(SAMPLE)
+    assert ds.live_files == {}  # the sample's tables are small: copied into the engine at load

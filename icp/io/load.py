@@ -12,7 +12,7 @@ import duckdb
 import ibis
 
 from icp.config import Config, load_config
-from icp.dataset import MULTI, SINGLE, SINGLE_TABLE_NAME, Dataset
+from icp.dataset import MULTI, SINGLE, SINGLE_TABLE_NAME, Dataset, file_states
 from icp.exceptions import InsufficientDataError, SchemaError
 from icp.io.contract import (
     CONTRACT,
@@ -163,13 +163,13 @@ def load(
         steps = _Steps(progress, len(TABLE_ORDER) + 1)
         result = _load_multi(con, src, cfg, validate, steps)
     steps.finish()
-    tables_sql, report, excluded, presale, fingerprints, form = result
+    tables_sql, report, excluded, presale, fingerprints, form, live = result
     backend = ibis.duckdb.from_connection(con)
     tables = {t: backend.table(t) for t in tables_sql}
     return Dataset(
         form=form, tables=tables, backend=backend, config=cfg, source=src.location,
         fingerprints=fingerprints, validation=report, excluded_columns=excluded,
-        presale_columns=tuple(presale), engine=engine,
+        presale_columns=tuple(presale), engine=engine, live_files=live,
     )
 
 
@@ -271,6 +271,7 @@ def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, valid
     ocol, ovalue = parse_outcome(churn or renewed, flag)
     steps.start(f"reading and checking {Path(src.location).name}")
     raw = src.reader(SINGLE_TABLE_NAME, {})
+    files = file_states(raw.files)
     _require_rows(con, raw, "customer")
     found = ", ".join(raw.columns)
     for what, col in (("id column", id_column), ("outcome column", ocol)):
@@ -325,12 +326,14 @@ def _load_single(con, src: Source, cfg: Config, id_column, churn, renewed, valid
         problems=_sorted_problems(problems), category_changes=res.category_changes, outcome=outcome,
         leakage=flags, excluded_columns=excluded,
     )
-    return [SINGLE_TABLE_NAME], report, excluded, presale, {SINGLE_TABLE_NAME: raw.fingerprint}, SINGLE
+    live = {SINGLE_TABLE_NAME: files} if res.large and files else {}
+    return [SINGLE_TABLE_NAME], report, excluded, presale, {SINGLE_TABLE_NAME: raw.fingerprint}, SINGLE, live
 
 
 def _load_multi(con, src: Source, cfg: Config, validate, steps: _Steps):
     results: dict[str, TableResult] = {}
     fingerprints: dict[str, str] = {}
+    live: dict[str, tuple] = {}
     problems: list[Problem] = []
     today = _today(cfg)
     specs = cfg.get("tables") or {}
@@ -357,6 +360,7 @@ def _load_multi(con, src: Source, cfg: Config, validate, steps: _Steps):
                     f"Found: {found}. Map your file in icp.yaml (tables: {{{name}: {{file: your_file.csv}}}})."
                 )
             continue
+        files = file_states(raw.files)
         if contract.required:
             _require_rows(con, raw, {"accounts": "account", "contracts": "contract"}[name])
         mapped_files.add(raw.label)
@@ -372,6 +376,8 @@ def _load_multi(con, src: Source, cfg: Config, validate, steps: _Steps):
         res = check_table(con, raw, contract, spec, cfg, today=today, parent=parent, via=via,
                           infer_categories=name in ("accounts", "prospects"), strict=validate)
         results[name] = res
+        if res.large and files:
+            live[name] = files
         problems += res.problems
         if name == "accounts" and res.report.rows_accepted == 0:
             raise InsufficientDataError(
@@ -399,5 +405,5 @@ def _load_multi(con, src: Source, cfg: Config, validate, steps: _Steps):
         category_changes={k: v for r in results.values() for k, v in r.category_changes.items()},
         outcome=outcome, leakage=flags, excluded_columns=excluded,
     )
-    return list(results), report, excluded, presale, fingerprints, MULTI
+    return list(results), report, excluded, presale, fingerprints, MULTI, live
 

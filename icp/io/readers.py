@@ -47,6 +47,7 @@ class RawTable:
     fingerprint: str
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) of unreadable lines
     notes: list[str] = field(default_factory=list)  # warnings raised while reading
+    files: tuple[str, ...] = ()  # what a view over the table reads at every query (Parquet files, their folder)
 
 
 @dataclass
@@ -202,7 +203,9 @@ def read_parquet_file(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> 
         ) from None
     files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     fp = hashlib.blake2b("".join(fingerprint_file(f) for f in files).encode(), digest_size=16)
-    return RawTable(name, label, rel, columns, False, fp.hexdigest())
+    # a folder's modified time changes when a file is added or removed
+    read = tuple(str(f) for f in files) + ((str(path),) if path.is_dir() else ())
+    return RawTable(name, label, rel, columns, False, fp.hexdigest(), files=read)
 
 
 def _excel_header_row(frame: pd.DataFrame) -> int:
