@@ -458,6 +458,44 @@ def test_on_the_sample_an_out_of_time_icp_fit_keeps_the_strategic_grade_valid(sa
 
 
 @pytest.mark.slow
+def test_on_the_sample_out_of_time_churn_probabilities_make_the_strategic_grade_sharper(sample, sample_grading):
+    """The churn-probability criterion, with probabilities from a model trained only on
+    renewals decided by the grading date, scored at that date: the strategic grade it
+    enters still separates next year's renewals, and the criterion alone ranks them."""
+    from icp.backtest import labelled_by
+    from icp.churn import ChurnRiskModel
+    from icp.snapshot import quarter_ends, snapshot
+
+    snap, without, outcomes = sample_grading
+    panel = snapshot(sample, as_of=quarter_ends("2022Q1:2024Q3"), horizon="365d")
+    due = panel[panel["renewal_due"]]
+    train = due[labelled_by(due, GRADING_DATE)]
+    assert pd.to_datetime(train["label_final_on"]).max() <= pd.Timestamp(GRADING_DATE)
+    model = ChurnRiskModel(model="logistic", random_state=0).fit(train, train["churned"])
+    p = pd.Series(model.predict_proba(snap)[:, 1], index=snap["account_id"].astype(str))
+    result = grade_accounts(snap, churn_probability=p)
+    assert "churn_risk" not in set(result.skipped["criterion"])
+    table = grade_validity(result, outcomes).table.set_index(["cadence", "metric", "grade"])
+    a = table.loc[("strategic", "renewal_rate", "A")]
+    d = table.loc[("strategic", "renewal_rate", "D")]
+    assert a["accounts"] >= 100 and d["accounts"] >= 100
+    assert a["value"] - d["value"] >= 0.25 and a["low"] > d["high"]
+    # the criterion's own score: accounts it scores best renew far more than those it scores worst
+    o = outcomes.set_index(outcomes["account_id"].astype(str))
+    score = result.grades.set_index(result.grades["account_id"].astype(str))["score_churn_risk"]
+    due_next = o.index[o["renewal_due"].astype(bool)]
+    renewed = o.loc[due_next, "renewed"].astype(float)
+    ranked = score.reindex(due_next)
+    top, bottom = ranked >= ranked.quantile(0.75), ranked <= ranked.quantile(0.25)
+    assert renewed[top].mean() - renewed[bottom].mean() >= 0.25, (renewed[top].mean(), renewed[bottom].mean())
+    # and it sharpens the strategic grade: A and D lie further apart than without it
+    before = grade_validity(without, outcomes).table.set_index(["cadence", "metric", "grade"])
+    gap_before = (before.loc[("strategic", "renewal_rate", "A"), "value"]
+                  - before.loc[("strategic", "renewal_rate", "D"), "value"])
+    assert a["value"] - d["value"] > gap_before
+
+
+@pytest.mark.slow
 def test_on_the_sample_the_migration_matrix_reconciles_with_the_account_totals(sample, sample_grading):
     from icp.snapshot import snapshot
 
