@@ -73,9 +73,8 @@ class Dataset:
     live_files : Mapping[str, tuple]
         Per table read from its files at every query (a large Parquet table), the
         files' (and their folder's) ``(path, size, modified time)`` at load:
-        :meth:`check_files` refuses
-        to go on when they changed, as the rows validation kept apart would no
-        longer be the rows of the files.
+        :meth:`check_files` refuses to go on when they changed, as the rows
+        validation kept apart would no longer be the rows of the files.
     """
 
     form: Literal["multi", "single"]
