@@ -301,9 +301,7 @@ def engine_tables(data: Any, engine: Any = None) -> Iterator[Mapping[str, Any]]:
     ...     tables["accounts"].count().execute()
     1
     """
-    check = getattr(data, "check_files", None)
-    if check is not None:
-        check()
+    data.check_files()
     if engine is None or (engine == "duckdb" and _backend_name(data.backend) == "duckdb"):
         with _duckdb_tuned(data.backend):
             yield data.tables
